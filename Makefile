@@ -1,0 +1,41 @@
+# wasp: the two commands are `make run` and `make test`; see README.md.
+CARGO ?= cargo
+WASM_TARGET := wasm32-wasip1
+# Guest code has its own target dir: a nested cargo must not share the outer lock.
+WASM_DIR := target/wasm
+GUEST_WORKSPACES := plugins/Cargo.toml tests/fixtures/Cargo.toml
+
+.PHONY: run test bench fmt lint plugins wasm-target doc
+
+## Install the wasm target if it is missing (CI starts from a fresh toolchain).
+wasm-target:
+	@rustup target list --installed 2>/dev/null | grep -qx '$(WASM_TARGET)' \
+	  || rustup target add $(WASM_TARGET)
+
+## Build the example plugins (wasm32-wasip1, release).
+plugins: wasm-target
+	$(CARGO) build --release --target $(WASM_TARGET) --manifest-path plugins/Cargo.toml --target-dir $(WASM_DIR)
+
+## The demo: the bundled pipeline over the bundled events.
+run: plugins
+	$(CARGO) run -q -p wasp-cli -- run -m demo/wasp.toml --input demo/events.jsonl
+
+## Build everything (plugins and fixtures via tests/build.rs) and run every test.
+test: wasm-target
+	$(CARGO) test --workspace
+
+## Criterion benchmarks (see README for the table).
+bench: plugins
+	$(CARGO) bench -p wasp-benches
+
+fmt:
+	$(CARGO) fmt --all
+	@for m in $(GUEST_WORKSPACES); do $(CARGO) fmt --all --manifest-path $$m; done
+
+lint: wasm-target
+	$(CARGO) fmt --all -- --check
+	@for m in $(GUEST_WORKSPACES); do $(CARGO) fmt --all --manifest-path $$m -- --check; done
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+doc:
+	$(CARGO) doc --workspace --no-deps

@@ -1,0 +1,1 @@
+//! Criterion benchmarks of wasp live in `benches/`; run them with `make bench`.

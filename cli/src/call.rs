@@ -1,0 +1,96 @@
+//! `wasp call`: one call, output bytes to stdout.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use wasp_host::manifest::{Dur, Manifest, Size};
+use wasp_host::PluginOptions;
+
+use crate::{CliResult, Failure, build_runtime, manifest_path};
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// The manifest (default ./wasp.toml); used when PLUGIN is a name.
+    #[arg(short, long, value_name = "FILE")]
+    manifest: Option<PathBuf>,
+    /// Fuel for this call (overrides the manifest).
+    #[arg(long)]
+    fuel: Option<u64>,
+    /// Memory limit, e.g. 64MiB (overrides the manifest).
+    #[arg(long)]
+    memory: Option<Size>,
+    /// Wall-clock limit, e.g. 500ms or 2s (overrides the manifest).
+    #[arg(long)]
+    timeout: Option<Dur>,
+    /// A plugin name from the manifest, or a path to a .wasm file (no grants,
+    /// default limits).
+    plugin: String,
+    /// The function to call.
+    function: String,
+    /// The input; read from stdin when absent or `-`.
+    input: Option<String>,
+}
+
+fn is_wasm_path(s: &str) -> bool {
+    s.ends_with(".wasm") || Path::new(s).is_file()
+}
+
+pub(crate) async fn run(a: Args) -> CliResult {
+    let (name, path, mut options) = if is_wasm_path(&a.plugin) {
+        let path = PathBuf::from(&a.plugin);
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "plugin".into());
+        (name, path, PluginOptions::default())
+    } else {
+        let manifest = Manifest::from_file(manifest_path(&a.manifest))?;
+        let entry = manifest.plugin(&a.plugin).ok_or_else(|| {
+            let names: Vec<&str> = manifest.plugins().map(|(n, _)| n).collect();
+            Failure::usage(format!(
+                "{}: no plugin named '{}' (declared: {}); to call a file, give its path ending in .wasm",
+                manifest.file().display(),
+                a.plugin,
+                if names.is_empty() { "none".to_string() } else { names.join(", ") }
+            ))
+        })?;
+        for key in manifest.not_enforced() {
+            tracing::warn!("{}: `{key}` is checked but not enforced by this version of wasp", manifest.file().display());
+        }
+        (a.plugin.clone(), entry.path().to_path_buf(), entry.options().clone())
+    };
+    let mut limits = options.limits_value().clone();
+    if let Some(f) = a.fuel {
+        if f == 0 {
+            return Err(Failure::usage("--fuel must be more than 0"));
+        }
+        limits = limits.fuel(f);
+    }
+    if let Some(m) = a.memory {
+        limits = limits.memory(m.bytes());
+    }
+    if let Some(t) = a.timeout {
+        limits = limits.timeout(t.0);
+    }
+    options = options.limits(limits);
+
+    let input = match a.input.as_deref() {
+        Some(s) if s != "-" => s.as_bytes().to_vec(),
+        _ => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| Failure::usage(format!("cannot read the input from stdin: {e}")))?;
+            buf
+        }
+    };
+    let runtime = build_runtime()?;
+    let plugin = runtime.load_file_as(&name, &path, options).await?;
+    let out = plugin.call_raw(&a.function, &input).await?;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(&out)
+        .and_then(|_| stdout.flush())
+        .map_err(|e| Failure::usage(format!("cannot write the output: {e}")))?;
+    Ok(())
+}

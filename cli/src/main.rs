@@ -1,0 +1,140 @@
+//! `wasp`: call, inspect, check and run WebAssembly plugins (DESIGN.md §5).
+//!
+//! Exit codes: 0 success; 1 the plugin returned a `plugin-error`; 2 usage,
+//! manifest or load error; 3 the plugin faulted. Errors are one line on stderr.
+#![forbid(unsafe_code)]
+
+mod call;
+mod check;
+mod inspect;
+mod new;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// WebAssembly Sandboxed Plugins: run untrusted plugins safely.
+#[derive(Parser)]
+#[command(name = "wasp", version, about, propagate_version = true)]
+struct Cli {
+    /// More logging on stderr (-v: info, -vv: debug, -vvv: trace). WASP_LOG
+    /// (a tracing filter such as `wasp=debug`) overrides it.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Call one function of a plugin and print its output.
+    Call(call::Args),
+    /// Run the manifest's pipeline over JSON lines.
+    Run(run::Args),
+    /// Show a plugin's API version, info, functions and WASI imports.
+    Inspect(inspect::Args),
+    /// Validate a manifest and load every plugin in it, without calling.
+    Check(check::Args),
+    /// Create a new plugin crate that builds as is.
+    New(new::Args),
+}
+
+/// The manifest used when `-m` is not given.
+pub(crate) const DEFAULT_MANIFEST: &str = "wasp.toml";
+
+/// An error with the exit code it maps to.
+pub(crate) struct Failure {
+    pub(crate) code: u8,
+    pub(crate) message: String,
+}
+
+impl From<wasp_host::Error> for Failure {
+    fn from(e: wasp_host::Error) -> Self {
+        Failure {
+            code: e.exit_code(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl Failure {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+}
+
+pub(crate) type CliResult = Result<(), Failure>;
+
+fn init_logging(verbose: u8, quiet_default: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("WASP_LOG") {
+        Ok(f) if !f.is_empty() => EnvFilter::new(f),
+        _ => EnvFilter::new(match verbose {
+            0 => quiet_default,
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        }),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(true)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    // wasp never panics on bad input; if it does anyway, say so in one line and
+    // use the load-error exit code rather than Rust's 101.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal error in wasp (please report it): {info}");
+        std::process::exit(2);
+    }));
+    let cli = Cli::parse();
+    let quiet = match cli.command {
+        // Faults become dead letters; plugin warnings and errors stay visible.
+        Command::Run(_) => "warn,wasp::fault=off",
+        _ => "error,wasp::fault=off,wasp::plugin=off",
+    };
+    init_logging(cli.verbose, quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Call(a) => call::run(a).await,
+            Command::Run(a) => run::run(a).await,
+            Command::Inspect(a) => inspect::run(a).await,
+            Command::Check(a) => check::run(a).await,
+            Command::New(a) => new::run(a),
+        }
+    });
+    // Do not wait for plugin calls that are still being cancelled.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// Resolves `-m` (or the default) to a path.
+pub(crate) fn manifest_path(m: &Option<PathBuf>) -> PathBuf {
+    m.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_MANIFEST))
+}
+
+pub(crate) fn build_runtime() -> Result<wasp_host::Runtime, Failure> {
+    Ok(wasp_host::Runtime::builder().build()?)
+}

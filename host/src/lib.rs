@@ -1,0 +1,62 @@
+//! # wasp-host: run untrusted WebAssembly plugins
+//!
+//! An application embeds this crate to load third-party plugins — WebAssembly
+//! components of the `wasp:plugin` world (see `wit/plugin.wit`), or
+//! `wasm32-wasip1` core modules that it adapts itself — and call them safely:
+//!
+//! - **Sandboxed**: a plugin reaches only what the operator granted in the
+//!   manifest ([`Grants`]: directories, environment variables, network
+//!   addresses, host functions). Nothing is granted by default.
+//! - **Limited**: every call runs under [`Limits`] — fuel, memory, wall-clock
+//!   time, input/output size. A plugin that loops, sleeps, allocates without end,
+//!   recurses, panics or exits becomes a typed [`Fault`]; its instance is
+//!   discarded and the next call gets a fresh one. The host keeps serving.
+//! - **Versioned**: the `wasp:plugin` version is read from the component before
+//!   it is instantiated; an unsupported one is refused with an error naming both.
+//!
+//! Main types: [`Runtime`] (built with [`Runtime::builder`]) loads plugins from
+//! a file, bytes or a [manifest](manifest); a [`Plugin`] is called with typed
+//! ([`Plugin::call`]) or raw ([`Plugin::call_raw`]) input; [`Plugins`] holds a
+//! manifest's plugins by name; [`Error`] says what went wrong, where, and what to do.
+//!
+//! ```no_run
+//! use wasp_host::{Json, Runtime};
+//!
+//! # async fn run() -> wasp_host::Result<()> {
+//! let runtime = Runtime::builder()
+//!     .host_fn("greeting", |_ctx, _input| async move { Ok(b"hello".to_vec()) })
+//!     .build()?;
+//! let plugins = runtime.load_manifest("wasp.toml").await?;
+//! let upper = plugins.get("upper")?;
+//! let out: String = upper.call("upper", "hello").await?;
+//! assert_eq!(out, "HELLO");
+//! let event: Json<serde_json::Value> = upper.call("process", Json(serde_json::json!({"message": "hi"}))).await?;
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+#![doc(test(attr(deny(warnings))))]
+
+mod capability;
+mod error;
+mod host_api;
+mod limits;
+pub mod loader;
+pub mod manifest;
+mod metrics;
+mod plugin;
+mod pool;
+mod registry;
+mod runtime;
+mod state;
+mod version;
+
+pub use capability::{FileGrant, FileMode, Grants, HostFn, HostFnContext, NetGrant};
+pub use error::{Error, Fault, Result};
+pub use limits::Limits;
+pub use metrics::PluginStats;
+pub use plugin::{DEFAULT_MAX_INSTANCES, InstanceMode, Plugin, PluginInfo, PluginOptions};
+pub use registry::Plugins;
+pub use runtime::{DEFAULT_EPOCH_TICK, Runtime, RuntimeBuilder};
+pub use version::{ApiVersion, ComponentShape, SUPPORTED_VERSIONS};
+pub use wasp_codec::{Bincode, CodecError, FromBytes, IntoBytes, Json};

@@ -1,0 +1,85 @@
+//! Bytes → verified (sha256 pin) → core module or component → adapted → compiled.
+//!
+//! Everything that can be wrong with a plugin file is found here, before any
+//! instance exists; a call never finds a load problem.
+
+mod adapt;
+mod detect;
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+pub use adapt::componentize;
+pub use detect::{BinaryKind, detect};
+
+use crate::error::{Error, Result};
+use crate::version::{ApiVersion, ComponentShape};
+
+/// A plugin file, checked and compiled.
+pub(crate) struct Compiled {
+    pub(crate) component: Component,
+    pub(crate) shape: ComponentShape,
+    pub(crate) version: ApiVersion,
+    pub(crate) sha256: [u8; 32],
+    pub(crate) adapted: bool,
+}
+
+/// Checks, adapts and compiles a plugin's bytes. CPU-heavy: runs on tokio's
+/// blocking pool.
+pub(crate) async fn compile(
+    engine: &Engine,
+    plugin: &str,
+    bytes: Vec<u8>,
+    pin: Option<[u8; 32]>,
+) -> Result<Compiled> {
+    let engine = engine.clone();
+    let plugin = plugin.to_string();
+    tokio::task::spawn_blocking(move || compile_blocking(&engine, &plugin, &bytes, pin))
+        .await
+        .map_err(|e| Error::Runtime(format!("the compile task failed: {e}")))?
+}
+
+fn compile_blocking(engine: &Engine, plugin: &str, bytes: &[u8], pin: Option<[u8; 32]>) -> Result<Compiled> {
+    let sha256: [u8; 32] = Sha256::digest(bytes).into();
+    if let Some(expected) = pin
+        && expected != sha256
+    {
+        return Err(Error::load(
+            plugin,
+            format!(
+                "its sha256 is {} but the manifest pins {}; if the new file is trusted, update the pin",
+                hex::encode(sha256),
+                hex::encode(expected)
+            ),
+        ));
+    }
+    let (component_bytes, adapted) = match detect(bytes) {
+        BinaryKind::Component => (std::borrow::Cow::Borrowed(bytes), false),
+        BinaryKind::CoreModule => {
+            let c = componentize(bytes).map_err(|e| Error::load(plugin, e))?;
+            (std::borrow::Cow::Owned(c), true)
+        }
+        BinaryKind::Other(why) => return Err(Error::load(plugin, why)),
+    };
+    let shape = ComponentShape::read(&component_bytes)
+        .map_err(|e| Error::load(plugin, format!("it is not a valid component: {e}")))?;
+    let version = shape.api_version(plugin).map_err(|e| match e {
+        Error::Load { plugin, reason } if adapted && shape.exports.is_empty() => Error::Load {
+            plugin,
+            reason: format!(
+                "{reason} (this core module carries no component-type section: wit-bindgen, which wasp-sdk uses, adds it)"
+            ),
+        },
+        other => other,
+    })?;
+    let component = Component::from_binary(engine, &component_bytes)
+        .map_err(|e| Error::load(plugin, format!("it does not compile: {e:#}")))?;
+    Ok(Compiled {
+        component,
+        shape,
+        version,
+        sha256,
+        adapted,
+    })
+}

@@ -1,0 +1,765 @@
+//! The manifest: the operator's TOML file that says which plugins to load, what
+//! each may reach and how much it may use (DESIGN.md §4).
+//!
+//! Parsing is strict: an unknown key, a bad size or duration, a path that does not
+//! exist or a malformed grant is a [`ManifestError`] naming the file, line, column
+//! and key. Nothing here loads a plugin; [`crate::Runtime::load_manifest`] does.
+//!
+//! ```
+//! use wasp_host::manifest::Manifest;
+//! let m = Manifest::parse(r#"
+//! [defaults.limits]
+//! timeout = "1s"
+//!
+//! [plugins.upper]
+//! path = "Cargo.toml"       # any existing file, relative to the manifest
+//! limits = { fuel = 5_000 }
+//! "#, std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("wasp.toml"))?;
+//! let upper = m.plugin("upper").unwrap();
+//! assert_eq!(upper.options().limits_value().fuel_value(), 5_000);
+//! assert_eq!(upper.options().limits_value().timeout_value(), std::time::Duration::from_secs(1));
+//! # Ok::<(), wasp_host::manifest::ManifestError>(())
+//! ```
+
+mod span;
+mod units;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+pub use units::{Dur, Size, format_duration, format_size};
+
+use crate::capability::{FileGrant, FileMode, Grants};
+use crate::limits::Limits;
+use crate::plugin::{InstanceMode, PluginOptions};
+
+/// A manifest that could not be read or is invalid: where, which key, and why.
+///
+/// ```
+/// use wasp_host::manifest::Manifest;
+/// let err = Manifest::parse("[plugins.a]\npath = \"x.wasm\"\ntimout = 1\n", "wasp.toml").unwrap_err();
+/// assert_eq!(err.line(), 3);
+/// assert_eq!(err.key(), "plugins.a.timout");
+/// assert!(err.to_string().starts_with("wasp.toml:3:1: plugins.a.timout: unknown field `timout`"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestError {
+    file: PathBuf,
+    line: usize,
+    column: usize,
+    key: String,
+    message: String,
+}
+
+impl ManifestError {
+    /// The manifest file.
+    ///
+    /// ```
+    /// # let err = wasp_host::manifest::Manifest::parse("x = 1", "m.toml").unwrap_err();
+    /// assert_eq!(err.file(), std::path::Path::new("m.toml"));
+    /// ```
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+    /// 1-based line (0 when the error has no position, e.g. the file is missing).
+    ///
+    /// ```
+    /// # let err = wasp_host::manifest::Manifest::parse("\nx = 1", "m.toml").unwrap_err();
+    /// assert_eq!(err.line(), 2);
+    /// ```
+    pub fn line(&self) -> usize {
+        self.line
+    }
+    /// 1-based column, in characters.
+    ///
+    /// ```
+    /// # let err = wasp_host::manifest::Manifest::parse("x = 1", "m.toml").unwrap_err();
+    /// assert_eq!(err.column(), 1);
+    /// ```
+    pub fn column(&self) -> usize {
+        self.column
+    }
+    /// The dotted key the error is about (`plugins.upper.limits.timeout`), or empty.
+    ///
+    /// ```
+    /// # let err = wasp_host::manifest::Manifest::parse("x = 1", "m.toml").unwrap_err();
+    /// assert_eq!(err.key(), "x");
+    /// ```
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+    /// What is wrong.
+    ///
+    /// ```
+    /// # let err = wasp_host::manifest::Manifest::parse("x = 1", "m.toml").unwrap_err();
+    /// assert!(err.message().contains("unknown field"));
+    /// ```
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn at(file: &Path, text: &str, span: Option<std::ops::Range<usize>>, key: &str, message: impl Into<String>) -> Self {
+        let (line, column) = span.map(|s| span::line_col(text, s.start)).unwrap_or((0, 0));
+        ManifestError {
+            file: file.to_path_buf(),
+            line,
+            column,
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn without_position(file: &Path, message: impl Into<String>) -> Self {
+        ManifestError {
+            file: file.to_path_buf(),
+            line: 0,
+            column: 0,
+            key: String::new(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ManifestError {}
+
+// ---- the TOML schema -------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawManifest {
+    runtime: Option<RawRuntime>,
+    defaults: Option<RawDefaults>,
+    #[serde(default)]
+    plugins: BTreeMap<String, Spanned<RawPlugin>>,
+    pipeline: Option<RawPipeline>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawRuntime {
+    state: Option<Spanned<String>>,
+    watch: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawDefaults {
+    limits: Option<RawLimits>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawLimits {
+    fuel: Option<Spanned<u64>>,
+    memory: Option<Spanned<Size>>,
+    timeout: Option<Dur>,
+    max_input: Option<Size>,
+    max_output: Option<Size>,
+    max_faults: Option<Spanned<u32>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawPlugin {
+    path: Spanned<String>,
+    sha256: Option<Spanned<String>>,
+    #[serde(default)]
+    config: BTreeMap<String, Spanned<toml::Value>>,
+    instance: Option<Spanned<String>>,
+    max_instances: Option<Spanned<u32>>,
+    limits: Option<RawLimits>,
+    grants: Option<RawGrants>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawGrants {
+    #[serde(default)]
+    files: Vec<Spanned<RawFileGrant>>,
+    #[serde(default)]
+    env: Vec<Spanned<String>>,
+    #[serde(default)]
+    stdout: bool,
+    #[serde(default)]
+    stderr: bool,
+    #[serde(default)]
+    network: Vec<Spanned<String>>,
+    #[serde(default)]
+    listen: Vec<Spanned<String>>,
+    #[serde(default)]
+    host_functions: Vec<Spanned<String>>,
+    kv: Option<Spanned<bool>>,
+    kv_quota: Option<Spanned<Size>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawFileGrant {
+    host: Spanned<String>,
+    guest: Spanned<String>,
+    mode: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawPipeline {
+    stages: Spanned<Vec<Spanned<String>>>,
+}
+
+// ---- the validated manifest ------------------------------------------------
+
+/// A parsed and validated manifest.
+///
+/// ```no_run
+/// let m = wasp_host::manifest::Manifest::from_file("wasp.toml")?;
+/// for (name, plugin) in m.plugins() {
+///     println!("{name}: {}", plugin.path().display());
+/// }
+/// # Ok::<(), wasp_host::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    file: PathBuf,
+    state: Option<PathBuf>,
+    watch: bool,
+    plugins: BTreeMap<String, PluginEntry>,
+    pipeline: Option<Vec<String>>,
+    not_enforced: Vec<String>,
+}
+
+/// One `[plugins.NAME]` table, resolved: its file and its options.
+///
+/// ```no_run
+/// let m = wasp_host::manifest::Manifest::from_file("wasp.toml")?;
+/// let p = m.plugin("upper").expect("declared");
+/// println!("{} with {:?}", p.path().display(), p.options().limits_value());
+/// # Ok::<(), wasp_host::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct PluginEntry {
+    path: PathBuf,
+    options: PluginOptions,
+}
+
+impl PluginEntry {
+    /// The `.wasm` file, resolved against the manifest's directory.
+    ///
+    /// ```no_run
+    /// # let m = wasp_host::manifest::Manifest::from_file("wasp.toml")?;
+    /// assert!(m.plugin("upper").unwrap().path().is_absolute());
+    /// # Ok::<(), wasp_host::Error>(())
+    /// ```
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    /// Limits, grants, config and pool settings.
+    ///
+    /// ```no_run
+    /// # let m = wasp_host::manifest::Manifest::from_file("wasp.toml")?;
+    /// let _limits = m.plugin("upper").unwrap().options().limits_value();
+    /// # Ok::<(), wasp_host::Error>(())
+    /// ```
+    pub fn options(&self) -> &PluginOptions {
+        &self.options
+    }
+}
+
+impl Manifest {
+    /// Reads and validates a manifest file.
+    ///
+    /// # Errors
+    /// [`crate::Error::Manifest`] with the file, line, column and key.
+    ///
+    /// ```no_run
+    /// let m = wasp_host::manifest::Manifest::from_file("wasp.toml")?;
+    /// # Ok::<(), wasp_host::Error>(())
+    /// ```
+    pub fn from_file(path: impl AsRef<Path>) -> crate::Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ManifestError::without_position(path, format!("cannot read the manifest: {e}"))
+        })?;
+        Ok(Self::parse(&text, path)?)
+    }
+
+    /// Parses manifest text; relative paths in it are resolved against the
+    /// directory of `file` (which need not exist for parsing; the paths it names
+    /// must).
+    ///
+    /// # Errors
+    /// A [`ManifestError`] naming `file`, line, column and key.
+    ///
+    /// ```
+    /// let m = wasp_host::manifest::Manifest::parse("", "wasp.toml")?;
+    /// assert_eq!(m.plugins().count(), 0);
+    /// # Ok::<(), wasp_host::manifest::ManifestError>(())
+    /// ```
+    pub fn parse(text: &str, file: impl AsRef<Path>) -> Result<Self, ManifestError> {
+        let file = file.as_ref();
+        let raw: RawManifest = {
+            let de = toml::de::Deserializer::parse(text)
+                .map_err(|e| ManifestError::at(file, text, e.span(), "", clean(e.message())))?;
+            serde_path_to_error::deserialize(de).map_err(|e| {
+                let key = clean_path(&e.path().to_string());
+                let inner = e.into_inner();
+                ManifestError::at(file, text, inner.span(), &key, clean(inner.message()))
+            })?
+        };
+        Validator { file, text, dir: base_dir(file) }.manifest(raw)
+    }
+
+    /// The file this manifest was read from.
+    ///
+    /// ```
+    /// let m = wasp_host::manifest::Manifest::parse("", "conf/wasp.toml")?;
+    /// assert_eq!(m.file(), std::path::Path::new("conf/wasp.toml"));
+    /// # Ok::<(), wasp_host::manifest::ManifestError>(())
+    /// ```
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// The plugins, by name, in name order.
+    ///
+    /// ```
+    /// let m = wasp_host::manifest::Manifest::parse("", "wasp.toml")?;
+    /// assert!(m.plugins().next().is_none());
+    /// # Ok::<(), wasp_host::manifest::ManifestError>(())
+    /// ```
+    pub fn plugins(&self) -> impl Iterator<Item = (&str, &PluginEntry)> {
+        self.plugins.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// One plugin's entry.
+    ///
+    /// ```
+    /// let m = wasp_host::manifest::Manifest::parse("", "wasp.toml")?;
+    /// assert!(m.plugin("nope").is_none());
+    /// # Ok::<(), wasp_host::manifest::ManifestError>(())
+    /// ```
+    pub fn plugin(&self, name: &str) -> Option<&PluginEntry> {
+        self.plugins.get(name)
+    }
+
+    /// The `[pipeline] stages`, if the manifest has a pipeline.
+    ///
+    /// ```
+    /// let m = wasp_host::manifest::Manifest::parse("", "wasp.toml")?;
+    /// assert!(m.pipeline().is_none());
+    /// # Ok::<(), wasp_host::manifest::ManifestError>(())
+    /// ```
+    pub fn pipeline(&self) -> Option<&[String]> {
+        self.pipeline.as_deref()
+    }
+
+    /// `[runtime] state`: the key-value database file, resolved.
+    ///
+    /// ```
+    /// let m = wasp_host::manifest::Manifest::parse("", "wasp.toml")?;
+    /// assert!(m.state().is_none());
+    /// # Ok::<(), wasp_host::manifest::ManifestError>(())
+    /// ```
+    pub fn state(&self) -> Option<&Path> {
+        self.state.as_deref()
+    }
+
+    /// `[runtime] watch`.
+    ///
+    /// ```
+    /// let m = wasp_host::manifest::Manifest::parse("[runtime]\nwatch = true", "wasp.toml")?;
+    /// assert!(m.watch());
+    /// # Ok::<(), wasp_host::manifest::ManifestError>(())
+    /// ```
+    pub fn watch(&self) -> bool {
+        self.watch
+    }
+
+    /// Keys present in this manifest that this version of wasp parses and checks
+    /// but does not enforce yet (each also logged as a warning at load).
+    ///
+    /// ```
+    /// let m = wasp_host::manifest::Manifest::parse("[runtime]\nwatch = true", "wasp.toml")?;
+    /// assert_eq!(m.not_enforced(), ["runtime.watch"]);
+    /// # Ok::<(), wasp_host::manifest::ManifestError>(())
+    /// ```
+    pub fn not_enforced(&self) -> &[String] {
+        &self.not_enforced
+    }
+}
+
+/// toml's messages end with a newline and sometimes repeat the position.
+fn clean(message: &str) -> String {
+    message.trim().to_string()
+}
+
+/// serde's path through `Spanned` values shows private field names; drop them.
+fn clean_path(path: &str) -> String {
+    if path == "." {
+        return String::new();
+    }
+    path.split('.')
+        .filter(|seg| !seg.starts_with("$__"))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn base_dir(file: &Path) -> PathBuf {
+    match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+struct Validator<'a> {
+    file: &'a Path,
+    text: &'a str,
+    dir: PathBuf,
+}
+
+impl Validator<'_> {
+    fn err<T>(&self, span: std::ops::Range<usize>, key: &str, message: impl Into<String>) -> Result<T, ManifestError> {
+        Err(ManifestError::at(self.file, self.text, Some(span), key, message))
+    }
+
+    fn manifest(&self, raw: RawManifest) -> Result<Manifest, ManifestError> {
+        let mut not_enforced = Vec::new();
+        let defaults = match raw.defaults.and_then(|d| d.limits) {
+            Some(l) => self.limits(Limits::default(), &l, "defaults.limits")?,
+            None => Limits::default(),
+        };
+        let (state, watch) = match raw.runtime {
+            Some(r) => {
+                if r.state.is_some() {
+                    not_enforced.push("runtime.state".to_string());
+                }
+                if r.watch == Some(true) {
+                    not_enforced.push("runtime.watch".to_string());
+                }
+                (r.state.map(|s| self.dir.join(s.into_inner())), r.watch.unwrap_or(false))
+            }
+            None => (None, false),
+        };
+        let mut plugins = BTreeMap::new();
+        for (name, p) in raw.plugins {
+            let key = format!("plugins.{name}");
+            if !valid_name(&name) {
+                return self.err(
+                    p.span(),
+                    &key,
+                    format!("invalid plugin name `{name}`: use letters, digits, '-' and '_'"),
+                );
+            }
+            let entry = self.plugin(&key, &defaults, p.into_inner(), &mut not_enforced)?;
+            plugins.insert(name, entry);
+        }
+        let pipeline = match raw.pipeline {
+            Some(p) => {
+                let span = p.stages.span();
+                let stages = p.stages.into_inner();
+                if stages.is_empty() {
+                    return self.err(span, "pipeline.stages", "a pipeline needs at least one stage");
+                }
+                let mut out = Vec::new();
+                for s in stages {
+                    if !plugins.contains_key(s.get_ref()) {
+                        let known = plugins.keys().cloned().collect::<Vec<_>>().join(", ");
+                        return self.err(
+                            s.span(),
+                            "pipeline.stages",
+                            format!("no plugin named `{}` is declared (declared: {known})", s.get_ref()),
+                        );
+                    }
+                    out.push(s.into_inner());
+                }
+                Some(out)
+            }
+            None => None,
+        };
+        Ok(Manifest {
+            file: self.file.to_path_buf(),
+            state,
+            watch,
+            plugins,
+            pipeline,
+            not_enforced,
+        })
+    }
+
+    fn limits(&self, mut l: Limits, raw: &RawLimits, key: &str) -> Result<Limits, ManifestError> {
+        if let Some(f) = &raw.fuel {
+            if *f.get_ref() == 0 {
+                return self.err(f.span(), &format!("{key}.fuel"), "fuel must be more than 0");
+            }
+            l.fuel = *f.get_ref();
+        }
+        if let Some(m) = &raw.memory {
+            let bytes = m.get_ref().bytes();
+            if !(64 << 10..=4 << 30).contains(&bytes) {
+                return self.err(
+                    m.span(),
+                    &format!("{key}.memory"),
+                    "memory must be between 64KiB (one wasm page) and 4GiB",
+                );
+            }
+            l.memory = bytes;
+        }
+        if let Some(t) = raw.timeout {
+            l.timeout = t.0;
+        }
+        if let Some(s) = raw.max_input {
+            l.max_input = s.bytes();
+        }
+        if let Some(s) = raw.max_output {
+            l.max_output = s.bytes();
+        }
+        if let Some(n) = &raw.max_faults {
+            if *n.get_ref() == 0 {
+                return self.err(n.span(), &format!("{key}.max-faults"), "max-faults must be at least 1");
+            }
+            l.max_faults = *n.get_ref();
+        }
+        Ok(l)
+    }
+
+    fn existing_path(&self, s: &Spanned<String>, key: &str) -> Result<PathBuf, ManifestError> {
+        let p = self.dir.join(s.get_ref());
+        match std::fs::metadata(&p) {
+            Ok(_) => Ok(p),
+            Err(e) => self.err(s.span(), key, format!("{}: {e}", p.display())),
+        }
+    }
+
+    fn plugin(
+        &self,
+        key: &str,
+        defaults: &Limits,
+        p: RawPlugin,
+        not_enforced: &mut Vec<String>,
+    ) -> Result<PluginEntry, ManifestError> {
+        let path = self.existing_path(&p.path, &format!("{key}.path"))?;
+        let mut options = PluginOptions::default();
+        if let Some(h) = &p.sha256 {
+            let hex = h.get_ref().trim().to_ascii_lowercase();
+            let mut pin = [0u8; 32];
+            if hex::decode_to_slice(&hex, &mut pin).is_err() {
+                return self.err(h.span(), &format!("{key}.sha256"), "sha256 must be 64 hexadecimal digits");
+            }
+            options = options.sha256(pin);
+        }
+        for (k, v) in p.config {
+            let span = v.span();
+            let value = match v.into_inner() {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                toml::Value::Datetime(d) => d.to_string(),
+                toml::Value::Array(_) | toml::Value::Table(_) => {
+                    return self.err(
+                        span,
+                        &format!("{key}.config.{k}"),
+                        "config values are strings, numbers or booleans (a plugin reads them as strings)",
+                    );
+                }
+            };
+            options = options.config(k, value);
+        }
+        if let Some(i) = &p.instance {
+            let mode = match i.get_ref().as_str() {
+                "reuse" => InstanceMode::Reuse,
+                "per-call" => InstanceMode::PerCall,
+                other => {
+                    return self.err(
+                        i.span(),
+                        &format!("{key}.instance"),
+                        format!("invalid instance mode `{other}`: use \"reuse\" or \"per-call\""),
+                    );
+                }
+            };
+            options = options.instance(mode);
+        }
+        if let Some(n) = &p.max_instances {
+            if !(1..=1024).contains(n.get_ref()) {
+                return self.err(n.span(), &format!("{key}.max-instances"), "max-instances must be from 1 to 1024");
+            }
+            options = options.max_instances(*n.get_ref());
+        }
+        let limits = match &p.limits {
+            Some(l) => self.limits(defaults.clone(), l, &format!("{key}.limits"))?,
+            None => defaults.clone(),
+        };
+        options = options.limits(limits);
+        options = options.grants(self.grants(key, p.grants.unwrap_or_default(), not_enforced)?);
+        Ok(PluginEntry { path, options })
+    }
+
+    fn grants(&self, key: &str, g: RawGrants, not_enforced: &mut Vec<String>) -> Result<Grants, ManifestError> {
+        let key = format!("{key}.grants");
+        let mut out = Grants::default();
+        for f in g.files {
+            let span = f.span();
+            let f = f.into_inner();
+            let host = self.existing_path(&f.host, &format!("{key}.files.host"))?;
+            if !host.is_dir() {
+                return self.err(f.host.span(), &format!("{key}.files.host"), format!("{} is not a directory", host.display()));
+            }
+            let guest = f.guest.get_ref();
+            if guest.is_empty() || guest.contains('\0') {
+                return self.err(f.guest.span(), &format!("{key}.files.guest"), "guest path must be a non-empty path");
+            }
+            let mode: FileMode = f
+                .mode
+                .get_ref()
+                .parse()
+                .or_else(|e: String| self.err(f.mode.span(), &format!("{key}.files.mode"), e))?;
+            let _ = span;
+            out.files.push(FileGrant::new(host, guest.clone(), mode));
+        }
+        for e in g.env {
+            let name = e.get_ref();
+            if name.is_empty() || name.contains('=') || name.contains('\0') {
+                return self.err(e.span(), &format!("{key}.env"), format!("invalid variable name `{name}`"));
+            }
+            out.env.push(name.clone());
+        }
+        out.stdout = g.stdout;
+        out.stderr = g.stderr;
+        for n in g.network {
+            let grant = n.get_ref().parse().or_else(|e: String| self.err(n.span(), &format!("{key}.network"), e))?;
+            out.network.push(grant);
+        }
+        for n in g.listen {
+            let grant = n.get_ref().parse().or_else(|e: String| self.err(n.span(), &format!("{key}.listen"), e))?;
+            out.listen.push(grant);
+        }
+        for h in g.host_functions {
+            if h.get_ref().is_empty() {
+                return self.err(h.span(), &format!("{key}.host-functions"), "a host function name cannot be empty");
+            }
+            out.host_functions.push(h.into_inner());
+        }
+        if let Some(kv) = g.kv {
+            out.kv = *kv.get_ref();
+            if out.kv {
+                not_enforced.push(format!("{key}.kv"));
+            }
+        }
+        if let Some(q) = g.kv_quota {
+            out.kv_quota = Some(q.get_ref().bytes());
+            not_enforced.push(format!("{key}.kv-quota"));
+        }
+        Ok(out)
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Manifest, ManifestError> {
+        Manifest::parse(text, Path::new(env!("CARGO_MANIFEST_DIR")).join("wasp.toml"))
+    }
+
+    #[test]
+    fn full_example_parses() {
+        let m = parse(
+            r#"
+[runtime]
+state = "state.db"
+watch = false
+
+[defaults.limits]
+fuel = 1_000_000_000
+memory = "64MiB"
+timeout = "2s"
+max-input = "16MiB"
+max-output = "16MiB"
+max-faults = 5
+
+[plugins.upper]
+path = "Cargo.toml"
+sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+config = { greeting = "hi", n = 3 }
+instance = "reuse"
+max-instances = 4
+
+[plugins.upper.limits]
+timeout = "500ms"
+
+[plugins.upper.grants]
+files = [{ host = "src", guest = "/data", mode = "ro" }]
+env = ["LANG"]
+stdout = false
+stderr = false
+network = ["127.0.0.1:8080"]
+host-functions = ["kv.get"]
+kv = true
+kv-quota = "10MiB"
+
+[pipeline]
+stages = ["upper"]
+"#,
+        )
+        .unwrap();
+        let p = m.plugin("upper").unwrap();
+        assert_eq!(p.options().limits_value().timeout_value(), std::time::Duration::from_millis(500));
+        assert_eq!(p.options().limits_value().memory_value(), 64 << 20);
+        assert_eq!(p.options().config_value().get("n").map(String::as_str), Some("3"));
+        assert_eq!(m.pipeline().unwrap(), ["upper"]);
+        assert_eq!(p.options().grants_value().files_value()[0].mode(), FileMode::ReadOnly);
+    }
+
+    #[test]
+    fn errors_name_line_and_key() {
+        let cases: &[(&str, usize, &str, &str)] = &[
+            ("[plugins.a]\npath = \"Cargo.toml\"\n[plugins.a.limits]\ntimout = \"1s\"\n", 4, "plugins.a.limits.timout", "unknown field"),
+            ("[plugins.a]\npath = \"nope.wasm\"\n", 2, "plugins.a.path", "No such file"),
+            ("[plugins.a]\npath = \"Cargo.toml\"\nlimits = { memory = \"64MB\" }\n", 3, "plugins.a.limits.memory", "invalid size"),
+            ("[plugins.a]\npath = \"Cargo.toml\"\nlimits = { timeout = 5 }\n", 3, "plugins.a.limits.timeout", "give a unit"),
+            ("[plugins.a]\npath = \"Cargo.toml\"\ngrants = { files = [{ host = \"nope\", guest = \"/d\", mode = \"ro\" }] }\n", 3, "plugins.a.grants.files.host", "No such file"),
+            ("[plugins.a]\npath = \"Cargo.toml\"\ngrants = { files = [{ host = \"src\", guest = \"/d\", mode = \"rx\" }] }\n", 3, "plugins.a.grants.files.mode", "invalid mode"),
+            ("[plugins.a]\npath = \"Cargo.toml\"\ngrants = { network = [\"localhost\"] }\n", 3, "plugins.a.grants.network", "no port"),
+            ("[plugins.a]\npath = \"Cargo.toml\"\n[pipeline]\nstages = [\"b\"]\n", 4, "pipeline.stages", "no plugin named `b`"),
+            ("[plugins.a]\npath = \"Cargo.toml\"\nsha256 = \"xyz\"\n", 3, "plugins.a.sha256", "64 hexadecimal"),
+            ("[plugins.a]\npath = \"Cargo.toml\"\nconfig = { list = [1] }\n", 3, "plugins.a.config.list", "strings, numbers"),
+            ("[plugins.a]\npath = \"Cargo.toml\"\ninstance = \"always\"\n", 3, "plugins.a.instance", "per-call"),
+            ("[plugins.a]\n", 1, "plugins.a", "missing field `path`"),
+            ("[plugins.a\n", 1, "", ""),
+        ];
+        for (text, line, key, msg) in cases {
+            let e = parse(text).expect_err(text);
+            assert_eq!(e.line(), *line, "{text}: {e}");
+            assert_eq!(e.key(), *key, "{text}: {e}");
+            assert!(e.message().contains(msg), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn unenforced_keys_are_listed() {
+        let m = parse("[plugins.a]\npath = \"Cargo.toml\"\ngrants = { kv = true }\n").unwrap();
+        assert_eq!(m.not_enforced(), ["plugins.a.grants.kv"]);
+    }
+}

@@ -1,0 +1,307 @@
+//! Instances ready to serve calls, and the guard every call into wasm runs under:
+//! fuel, an epoch deadline that yields to tokio and then traps, a tokio timeout for
+//! time spent in blocking WASI calls, and the classification of what went wrong.
+//! An instance that faulted is dropped, never re-entered.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, Store, UpdateDeadline};
+
+use crate::capability::{Grants, OutputBudget};
+use crate::error::{Error, Fault, Result};
+use crate::limits::{Limiter, Limits, TrapContext, classify};
+use crate::metrics::Metrics;
+use crate::plugin::{InstanceMode, PluginInfo};
+use crate::state::{SharedState, StoreState};
+use crate::version::since_v0_1_0 as v0_1_0;
+
+/// Bytes of stdout + stderr + log one call may produce before the rest is dropped.
+const OUTPUT_BUDGET: u64 = 1 << 20;
+
+/// A version's pre-linked component, ready to instantiate.
+pub(crate) enum Pre {
+    V0_1_0(v0_1_0::PluginPre<StoreState>),
+}
+
+enum Bindings {
+    V0_1_0(v0_1_0::Plugin),
+}
+
+/// One instance of a plugin and its store.
+pub(crate) struct Instance {
+    store: Store<StoreState>,
+    bindings: Bindings,
+}
+
+/// What a plugin's export returned, before the host turns it into a `Result`.
+type Guest<T> = std::result::Result<T, (String, String)>;
+
+impl Instance {
+    async fn info(&mut self) -> wasmtime::Result<PluginInfo> {
+        match &self.bindings {
+            Bindings::V0_1_0(b) => Ok(b.wasp_plugin_guest().call_info(&mut self.store).await?.into()),
+        }
+    }
+
+    async fn init(&mut self) -> wasmtime::Result<Guest<()>> {
+        match &self.bindings {
+            Bindings::V0_1_0(b) => Ok(b
+                .wasp_plugin_guest()
+                .call_init(&mut self.store)
+                .await?
+                .map_err(v0_1_0::plugin_error)),
+        }
+    }
+
+    async fn call(&mut self, function: &str, input: &[u8]) -> wasmtime::Result<Guest<Vec<u8>>> {
+        match &self.bindings {
+            Bindings::V0_1_0(b) => Ok(b
+                .wasp_plugin_guest()
+                .call_call(&mut self.store, function, input)
+                .await?
+                .map_err(v0_1_0::plugin_error)),
+        }
+    }
+
+    /// Prepares the store for one export call under `limits`.
+    fn arm(&mut self, limits: &Limits) -> Instant {
+        let deadline = Instant::now() + limits.timeout;
+        let s = &mut self.store;
+        s.data_mut().last_error = None;
+        s.data_mut().budget.refill(OUTPUT_BUDGET);
+        // Fuel cannot fail to be set: the engine is built with consume_fuel.
+        let _ = s.set_fuel(limits.fuel);
+        s.set_hostcall_fuel(usize::try_from(limits.max_output.max(limits.max_input)).unwrap_or(usize::MAX).saturating_add(64 << 10));
+        s.set_epoch_deadline(1);
+        s.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                // Let other tasks on this tokio worker run, then keep going.
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        deadline
+    }
+
+    fn trap_context(&mut self) -> TrapContext {
+        let data = self.store.data_mut();
+        TrapContext {
+            memory_refused: std::mem::take(&mut data.limiter.refused),
+            last_error: data.last_error.take(),
+        }
+    }
+}
+
+/// Where a plugin's instances come from, and how calls run on them.
+pub(crate) struct Pool {
+    pub(crate) engine: Engine,
+    pub(crate) pre: Pre,
+    pub(crate) name: Arc<str>,
+    pub(crate) limits: Limits,
+    pub(crate) grants: Grants,
+    pub(crate) shared: Arc<SharedState>,
+    pub(crate) mode: InstanceMode,
+    pub(crate) metrics: Arc<Metrics>,
+    idle: Mutex<Vec<Instance>>,
+    permits: Arc<Semaphore>,
+}
+
+/// An instance taken from the pool for one call.
+pub(crate) struct Lease {
+    instance: Option<Instance>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Pool {
+    pub(crate) fn new(
+        engine: Engine,
+        pre: Pre,
+        name: Arc<str>,
+        limits: Limits,
+        grants: Grants,
+        shared: Arc<SharedState>,
+        mode: InstanceMode,
+        max_instances: u32,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Pool {
+            engine,
+            pre,
+            name,
+            limits,
+            grants,
+            shared,
+            mode,
+            metrics,
+            idle: Mutex::new(Vec::new()),
+            permits: Arc::new(Semaphore::new(max_instances as usize)),
+        }
+    }
+
+    fn fault(&self, function: &str, fault: Fault) -> Error {
+        Error::Fault {
+            plugin: self.name.to_string(),
+            function: function.to_string(),
+            fault,
+        }
+    }
+
+    /// Runs one export call on `inst` under the limits; `Err` means the instance
+    /// must be dropped.
+    async fn guarded<T>(
+        &self,
+        inst: &mut Instance,
+        run: impl AsyncFnOnce(&mut Instance) -> wasmtime::Result<T>,
+    ) -> std::result::Result<T, Fault> {
+        let deadline = inst.arm(&self.limits);
+        let outcome = tokio::time::timeout_at(deadline.into(), run(inst)).await;
+        match outcome {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                let ctx = inst.trap_context();
+                let text = format!("{e:#}");
+                if text.contains("fuel allocated for hostcalls has been exhausted") {
+                    // wasmtime refused to copy more guest data to the host than the
+                    // per-call budget (max-output) allows.
+                    return Err(Fault::OutputTooLarge { limit: self.limits.max_output });
+                }
+                Err(classify(&e, &self.limits, ctx))
+            }
+            // Dropping the future cancelled the call (e.g. a blocking WASI sleep).
+            Err(_elapsed) => Err(Fault::Timeout { limit: self.limits.timeout }),
+        }
+    }
+
+    /// Creates a fresh instance and runs `init` on it, under the limits.
+    pub(crate) async fn instantiate(&self) -> Result<Instance> {
+        let budget = OutputBudget::new(OUTPUT_BUDGET);
+        let wasi = self.grants.wasi_ctx(&self.name, &budget)?;
+        let state = StoreState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: Limiter::new(self.limits.memory),
+            plugin: self.name.clone(),
+            shared: self.shared.clone(),
+            budget,
+            last_error: None,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        let _ = store.set_fuel(self.limits.fuel);
+        let deadline = Instant::now() + self.limits.timeout;
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline { Ok(UpdateDeadline::Interrupt) } else { Ok(UpdateDeadline::Yield(1)) }
+        });
+        store.set_epoch_deadline(1);
+        let bindings = match &self.pre {
+            Pre::V0_1_0(pre) => {
+                let r = tokio::time::timeout_at(deadline.into(), pre.instantiate_async(&mut store)).await;
+                match r {
+                    Ok(Ok(b)) => Bindings::V0_1_0(b),
+                    Ok(Err(e)) => {
+                        let refused = store.data().limiter.refused;
+                        let fault = if refused {
+                            Fault::MemoryLimit { limit: self.limits.memory }
+                        } else {
+                            classify(&e, &self.limits, TrapContext::default())
+                        };
+                        return Err(self.fault("instantiate", fault));
+                    }
+                    Err(_) => return Err(self.fault("instantiate", Fault::Timeout { limit: self.limits.timeout })),
+                }
+            }
+        };
+        let mut inst = Instance { store, bindings };
+        match self.guarded(&mut inst, async |i| i.init().await).await {
+            Ok(Ok(())) => {}
+            Ok(Err((code, message))) => {
+                return Err(Error::Plugin {
+                    plugin: self.name.to_string(),
+                    function: "init".into(),
+                    code,
+                    message,
+                });
+            }
+            Err(fault) => return Err(self.fault("init", fault)),
+        }
+        self.metrics.instances.fetch_add(1, Ordering::Relaxed);
+        Ok(inst)
+    }
+
+    /// Calls `info` on a fresh instance (at load).
+    pub(crate) async fn info(&self, inst: &mut Instance) -> Result<PluginInfo> {
+        self.guarded(inst, async |i| i.info().await)
+            .await
+            .map_err(|f| self.fault("info", f))
+    }
+
+    /// Puts a healthy instance back (or drops it, for `per-call` plugins).
+    pub(crate) fn put_back(&self, inst: Instance) {
+        if self.mode == InstanceMode::PerCall {
+            self.metrics.instances.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(inst);
+    }
+
+    /// Waits for a free slot (at most `max-instances` calls run at once) and takes
+    /// an idle instance or makes a fresh one.
+    pub(crate) async fn lease(&self) -> Result<Lease> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Runtime(format!("plugin '{}' is unloaded", self.name)))?;
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let instance = match idle {
+            Some(i) => i,
+            None => self.instantiate().await?,
+        };
+        Ok(Lease { instance: Some(instance), _permit: permit })
+    }
+
+    /// Runs `call(function, input)` on a leased instance; returns the instance to
+    /// the pool unless it faulted.
+    pub(crate) async fn call(&self, mut lease: Lease, function: &str, input: &[u8]) -> Result<Vec<u8>> {
+        let Some(mut inst) = lease.instance.take() else {
+            return Err(Error::Runtime("internal: empty lease".into()));
+        };
+        let r = self.guarded(&mut inst, async |i| i.call(function, input).await).await;
+        match r {
+            Ok(Ok(out)) if out.len() as u64 > self.limits.max_output => {
+                self.metrics.instances.fetch_sub(1, Ordering::Relaxed);
+                Err(self.fault(function, Fault::OutputTooLarge { limit: self.limits.max_output }))
+            }
+            Ok(Ok(out)) => {
+                self.put_back(inst);
+                Ok(out)
+            }
+            Ok(Err((code, message))) => {
+                self.put_back(inst);
+                Err(Error::Plugin { plugin: self.name.to_string(), function: function.to_string(), code, message })
+            }
+            Err(fault) => {
+                drop(inst);
+                self.metrics.instances.fetch_sub(1, Ordering::Relaxed);
+                Err(self.fault(function, fault))
+            }
+        }
+    }
+
+    /// Drops every idle instance (used on unload).
+    pub(crate) fn clear(&self) {
+        let n = {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            let n = idle.len();
+            idle.clear();
+            n
+        };
+        self.metrics.instances.fetch_sub(n as u64, Ordering::Relaxed);
+    }
+}

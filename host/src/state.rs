@@ -1,0 +1,42 @@
+//! The data of one instance's `Store`: its WASI context, its limiter, and what the
+//! host API needs to know about the plugin.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::capability::{HostFns, OutputBudget};
+use crate::limits::Limiter;
+
+/// Everything one instance's store carries.
+pub(crate) struct StoreState {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) limiter: Limiter,
+    pub(crate) plugin: Arc<str>,
+    pub(crate) shared: Arc<SharedState>,
+    /// Bounds stdout, stderr and `log` bytes per call.
+    pub(crate) budget: OutputBudget,
+    /// The last message the plugin logged at `error` level in this call (the SDK's
+    /// panic hook logs `panicked at …` there before trapping).
+    pub(crate) last_error: Option<String>,
+}
+
+/// What all instances of one plugin share.
+#[derive(Debug)]
+pub(crate) struct SharedState {
+    pub(crate) config: BTreeMap<String, String>,
+    pub(crate) host_fns: HostFns,
+    pub(crate) granted_host_fns: Vec<String>,
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
