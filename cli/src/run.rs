@@ -88,7 +88,7 @@ pub(crate) async fn run(a: Args) -> CliResult {
             let _ = lines.read_until(b'\n', &mut sink).await;
             totals.events += 1;
             totals.dead += 1;
-            let letter = json!({"event": null, "stage": null, "error": format!("input line longer than {MAX_LINE} bytes")});
+            let letter = json!({"event": null, "stage": null, "kind": "bad-input", "error": format!("input line longer than {MAX_LINE} bytes")});
             write_line(&mut dead, &letter).await?;
             continue;
         }
@@ -143,6 +143,7 @@ async fn process(chain: &[Plugin], line: &[u8]) -> Result<Option<Vec<u8>>, Value
             return Err(json!({
                 "event": String::from_utf8_lossy(line),
                 "stage": null,
+                "kind": "bad-input",
                 "error": format!("the input line is not JSON: {e}"),
             }));
         }

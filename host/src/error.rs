@@ -235,7 +235,8 @@ pub enum Fault {
     },
     /// The plugin called `exit` (WASI `proc_exit`).
     Exit {
-        /// The exit code.
+        /// The exit status: 0, or 1 for any failure (WASI 0.2 carries no other
+        /// code).
         code: i32,
     },
     /// The plugin returned more than `limits.max-output`.
@@ -292,7 +293,11 @@ impl fmt::Display for Fault {
             ),
             Fault::StackOverflow => write!(f, "stack overflow"),
             Fault::Panic { message } => write!(f, "panic: {message}"),
-            Fault::Exit { code } => write!(f, "exit: the plugin called exit({code})"),
+            Fault::Exit { code: 0 } => write!(f, "exit: the plugin called exit(0) in the middle of the call"),
+            Fault::Exit { .. } => write!(
+                f,
+                "exit: the plugin called exit with a failure status (WASI 0.2 reports every non-zero code as 1)"
+            ),
             Fault::OutputTooLarge { limit } => write!(
                 f,
                 "output too large: more than max-output of {}",

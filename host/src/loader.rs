@@ -35,9 +35,21 @@ pub(crate) async fn compile(
 ) -> Result<Compiled> {
     let engine = engine.clone();
     let plugin = plugin.to_string();
-    tokio::task::spawn_blocking(move || compile_blocking(&engine, &plugin, &bytes, pin))
-        .await
-        .map_err(|e| Error::Runtime(format!("the compile task failed: {e}")))?
+    let name = plugin.clone();
+    tokio::task::spawn_blocking(move || {
+        // Defence in depth: the libraries below must not panic on hostile input,
+        // but if one does, it is this plugin's load error, not the host's end.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| compile_blocking(&engine, &plugin, &bytes, pin))).unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown");
+            Err(Error::load(&plugin, format!("the file is malformed (a decoder failed on it: {what})")))
+        })
+    })
+    .await
+    .map_err(|e| Error::load(&name, format!("the load task failed: {e}")))?
 }
 
 fn compile_blocking(engine: &Engine, plugin: &str, bytes: &[u8], pin: Option<[u8; 32]>) -> Result<Compiled> {

@@ -542,6 +542,9 @@ impl Validator<'_> {
         let p = self.dir.join(s.get_ref());
         match std::fs::metadata(&p) {
             Ok(_) => Ok(p),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.err(s.span(), key, format!("{} does not exist", p.display()))
+            }
             Err(e) => self.err(s.span(), key, format!("{}: {e}", p.display())),
         }
     }
@@ -736,10 +739,10 @@ stages = ["upper"]
     fn errors_name_line_and_key() {
         let cases: &[(&str, usize, &str, &str)] = &[
             ("[plugins.a]\npath = \"Cargo.toml\"\n[plugins.a.limits]\ntimout = \"1s\"\n", 4, "plugins.a.limits.timout", "unknown field"),
-            ("[plugins.a]\npath = \"nope.wasm\"\n", 2, "plugins.a.path", "No such file"),
+            ("[plugins.a]\npath = \"nope.wasm\"\n", 2, "plugins.a.path", "does not exist"),
             ("[plugins.a]\npath = \"Cargo.toml\"\nlimits = { memory = \"64MB\" }\n", 3, "plugins.a.limits.memory", "invalid size"),
             ("[plugins.a]\npath = \"Cargo.toml\"\nlimits = { timeout = 5 }\n", 3, "plugins.a.limits.timeout", "give a unit"),
-            ("[plugins.a]\npath = \"Cargo.toml\"\ngrants = { files = [{ host = \"nope\", guest = \"/d\", mode = \"ro\" }] }\n", 3, "plugins.a.grants.files.host", "No such file"),
+            ("[plugins.a]\npath = \"Cargo.toml\"\ngrants = { files = [{ host = \"nope\", guest = \"/d\", mode = \"ro\" }] }\n", 3, "plugins.a.grants.files.host", "does not exist"),
             ("[plugins.a]\npath = \"Cargo.toml\"\ngrants = { files = [{ host = \"src\", guest = \"/d\", mode = \"rx\" }] }\n", 3, "plugins.a.grants.files.mode", "invalid mode"),
             ("[plugins.a]\npath = \"Cargo.toml\"\ngrants = { network = [\"localhost\"] }\n", 3, "plugins.a.grants.network", "no port"),
             ("[plugins.a]\npath = \"Cargo.toml\"\n[pipeline]\nstages = [\"b\"]\n", 4, "pipeline.stages", "no plugin named `b`"),

@@ -67,24 +67,19 @@ impl Instance {
         }
     }
 
-    /// Prepares the store for one export call under `limits`.
+    /// Prepares the store for one export call under `limits`; returns its deadline.
     fn arm(&mut self, limits: &Limits) -> Instant {
         let deadline = Instant::now() + limits.timeout;
         let s = &mut self.store;
-        s.data_mut().last_error = None;
-        s.data_mut().budget.refill(OUTPUT_BUDGET);
-        // Fuel cannot fail to be set: the engine is built with consume_fuel.
+        let data = s.data_mut();
+        data.last_error = None;
+        data.deadline = deadline;
+        data.budget.refill(OUTPUT_BUDGET);
+        // Cannot fail: the engine is built with consume_fuel.
         let _ = s.set_fuel(limits.fuel);
-        s.set_hostcall_fuel(usize::try_from(limits.max_output.max(limits.max_input)).unwrap_or(usize::MAX).saturating_add(64 << 10));
+        let copy_budget = limits.max_output.max(limits.max_input).saturating_add(64 << 10);
+        s.set_hostcall_fuel(usize::try_from(copy_budget).unwrap_or(usize::MAX));
         s.set_epoch_deadline(1);
-        s.epoch_deadline_callback(move |_| {
-            if Instant::now() >= deadline {
-                Ok(UpdateDeadline::Interrupt)
-            } else {
-                // Let other tasks on this tokio worker run, then keep going.
-                Ok(UpdateDeadline::Yield(1))
-            }
-        });
         deadline
     }
 
@@ -189,15 +184,22 @@ impl Pool {
             shared: self.shared.clone(),
             budget,
             last_error: None,
+            deadline: Instant::now() + self.limits.timeout,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        let _ = store.set_fuel(self.limits.fuel);
-        let deadline = Instant::now() + self.limits.timeout;
-        store.epoch_deadline_callback(move |_| {
-            if Instant::now() >= deadline { Ok(UpdateDeadline::Interrupt) } else { Ok(UpdateDeadline::Yield(1)) }
+        // At every epoch tick: past the deadline, trap; otherwise yield to the
+        // other tasks of this tokio worker and go on.
+        store.epoch_deadline_callback(|ctx| {
+            if Instant::now() >= ctx.data().deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
         });
+        let _ = store.set_fuel(self.limits.fuel);
         store.set_epoch_deadline(1);
+        let deadline = store.data().deadline;
         let bindings = match &self.pre {
             Pre::V0_1_0(pre) => {
                 let r = tokio::time::timeout_at(deadline.into(), pre.instantiate_async(&mut store)).await;

@@ -22,6 +22,8 @@ pub(crate) struct StoreState {
     /// The last message the plugin logged at `error` level in this call (the SDK's
     /// panic hook logs `panicked at …` there before trapping).
     pub(crate) last_error: Option<String>,
+    /// When the current call (or instantiation) must end.
+    pub(crate) deadline: std::time::Instant,
 }
 
 /// What all instances of one plugin share.
