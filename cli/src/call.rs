@@ -3,8 +3,8 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use wasp_host::manifest::{Dur, Manifest, Size};
 use wasp_host::PluginOptions;
+use wasp_host::manifest::{Dur, Manifest, Size};
 
 use crate::{CliResult, Failure, build_runtime, manifest_path};
 
@@ -55,9 +55,16 @@ pub(crate) async fn run(a: Args) -> CliResult {
             ))
         })?;
         for key in manifest.not_enforced() {
-            tracing::warn!("{}: `{key}` is checked but not enforced by this version of wasp", manifest.file().display());
+            tracing::warn!(
+                "{}: `{key}` is checked but not enforced by this version of wasp",
+                manifest.file().display()
+            );
         }
-        (a.plugin.clone(), entry.path().to_path_buf(), entry.options().clone())
+        (
+            a.plugin.clone(),
+            entry.path().to_path_buf(),
+            entry.options().clone(),
+        )
     };
     let mut limits = options.limits_value().clone();
     if let Some(f) = a.fuel {

@@ -30,19 +30,29 @@ pub(crate) async fn run(a: Args) -> CliResult {
         BinaryKind::Component => ("component", bytes.clone()),
         BinaryKind::CoreModule => (
             "core module (adapted to a component by the host)",
-            componentize(&bytes).map_err(|e| Failure::usage(format!("cannot load plugin '{name}': {e}")))?,
+            componentize(&bytes)
+                .map_err(|e| Failure::usage(format!("cannot load plugin '{name}': {e}")))?,
         ),
         BinaryKind::Other(why) => {
-            return Err(Failure::usage(format!("cannot load plugin '{name}': {why}")));
+            return Err(Failure::usage(format!(
+                "cannot load plugin '{name}': {why}"
+            )));
         }
     };
-    let shape = ComponentShape::read(&component)
-        .map_err(|e| Failure::usage(format!("cannot load plugin '{name}': it is not a valid component: {e}")))?;
+    let shape = ComponentShape::read(&component).map_err(|e| {
+        Failure::usage(format!(
+            "cannot load plugin '{name}': it is not a valid component: {e}"
+        ))
+    })?;
     let declared = shape.declared_version().map(str::to_string);
-    let supported = declared.as_deref().is_some_and(|v| SUPPORTED_VERSIONS.contains(&v));
+    let supported = declared
+        .as_deref()
+        .is_some_and(|v| SUPPORTED_VERSIONS.contains(&v));
 
     let runtime = build_runtime()?;
-    let loaded = runtime.load_bytes(&name, bytes, PluginOptions::default()).await;
+    let loaded = runtime
+        .load_bytes(&name, bytes, PluginOptions::default())
+        .await;
     let (plugin, load_error) = match loaded {
         Ok(p) => (Some(p), None),
         Err(e) => (None, Some(e)),
@@ -73,7 +83,11 @@ pub(crate) async fn run(a: Args) -> CliResult {
         });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
-        println!("file:         {} ({kind}, {} bytes)", a.file.display(), component.len());
+        println!(
+            "file:         {} ({kind}, {} bytes)",
+            a.file.display(),
+            component.len()
+        );
         if let Some(p) = &plugin {
             println!("sha256:       {}", p.sha256());
         }
@@ -83,7 +97,10 @@ pub(crate) async fn run(a: Args) -> CliResult {
                 if supported {
                     "supported by this host".to_string()
                 } else {
-                    format!("NOT supported by this host, which supports {}", SUPPORTED_VERSIONS.join(", "))
+                    format!(
+                        "NOT supported by this host, which supports {}",
+                        SUPPORTED_VERSIONS.join(", ")
+                    )
                 }
             ),
             None => println!("api:          none (not a wasp plugin)"),
@@ -95,7 +112,14 @@ pub(crate) async fn run(a: Args) -> CliResult {
             println!("description:  {}", i.description);
             println!("functions:    {}", i.functions.join(", "));
         }
-        println!("wasi imports: {}", if shape.wasi_imports().is_empty() { "none" } else { "" });
+        println!(
+            "wasi imports: {}",
+            if shape.wasi_imports().is_empty() {
+                "none"
+            } else {
+                ""
+            }
+        );
         for i in shape.wasi_imports() {
             println!("  {i}");
         }

@@ -103,7 +103,10 @@ fn main() -> ExitCode {
         _ => "error,wasp::fault=off,wasp::plugin=off",
     };
     init_logging(cli.verbose, quiet);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -21,7 +21,8 @@ fn valid_crate_name(n: &str) -> bool {
     !n.is_empty()
         && n.len() <= 64
         && n.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 pub(crate) fn run(a: Args) -> CliResult {
@@ -33,14 +34,20 @@ pub(crate) fn run(a: Args) -> CliResult {
     }
     let dir = a.dir.unwrap_or_else(|| PathBuf::from(&a.name));
     if dir.exists() {
-        return Err(Failure::usage(format!("{} already exists; choose another name or --dir", dir.display())));
+        return Err(Failure::usage(format!(
+            "{} already exists; choose another name or --dir",
+            dir.display()
+        )));
     }
     let sdk = match a.sdk_path {
         Some(p) => p,
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-sdk"),
     };
     let sdk = sdk.canonicalize().map_err(|e| {
-        Failure::usage(format!("cannot find wasp-sdk at {} ({e}); pass --sdk-path", sdk.display()))
+        Failure::usage(format!(
+            "cannot find wasp-sdk at {} ({e}); pass --sdk-path",
+            sdk.display()
+        ))
     })?;
     let crate_ident = a.name.replace('-', "_");
     let files: [(&str, String); 5] = [
@@ -116,7 +123,8 @@ fn greet(name: String) -> Result<String, Error> {{
             std::fs::create_dir_all(parent)
                 .map_err(|e| Failure::usage(format!("cannot create {}: {e}", parent.display())))?;
         }
-        std::fs::write(&path, text).map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))?;
+        std::fs::write(&path, text)
+            .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))?;
     }
     println!(
         "created {}: build it with `cd {} && cargo build --release`, then `wasp call target/wasm32-wasip1/release/{crate_ident}.wasm greet world`",

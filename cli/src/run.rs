@@ -46,28 +46,41 @@ pub(crate) async fn run(a: Args) -> CliResult {
         return Err(Failure::usage(format!(
             "{}: no [pipeline] table; add one, e.g. [pipeline] stages = [\"{}\"]",
             manifest.file().display(),
-            manifest.plugins().next().map(|(n, _)| n).unwrap_or("my-plugin")
+            manifest
+                .plugins()
+                .next()
+                .map(|(n, _)| n)
+                .unwrap_or("my-plugin")
         )));
     };
     if a.watch || manifest.watch() {
-        tracing::warn!("--watch / [runtime] watch is not implemented yet: plugins are not reloaded when their files change");
+        tracing::warn!(
+            "--watch / [runtime] watch is not implemented yet: plugins are not reloaded when their files change"
+        );
     }
     let runtime = build_runtime()?;
     let plugins = runtime.load(&manifest).await?;
-    let chain: Vec<Plugin> = stages.iter().map(|s| plugins.get(s)).collect::<Result<_, _>>()?;
+    let chain: Vec<Plugin> = stages
+        .iter()
+        .map(|s| plugins.get(s))
+        .collect::<Result<_, _>>()?;
 
     let mut dead: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = match &a.dead_letter {
         Some(p) => Box::new(tokio::fs::File::create(p).await.map_err(|e| {
-            Failure::usage(format!("cannot create the dead-letter file {}: {e}", p.display()))
+            Failure::usage(format!(
+                "cannot create the dead-letter file {}: {e}",
+                p.display()
+            ))
         })?),
         None => Box::new(tokio::io::stderr()),
     };
-    let input: Box<dyn tokio::io::AsyncRead + Unpin + Send> = match &a.input {
-        Some(p) => Box::new(tokio::fs::File::open(p).await.map_err(|e| {
-            Failure::usage(format!("cannot open the input {}: {e}", p.display()))
-        })?),
-        None => Box::new(tokio::io::stdin()),
-    };
+    let input: Box<dyn tokio::io::AsyncRead + Unpin + Send> =
+        match &a.input {
+            Some(p) => Box::new(tokio::fs::File::open(p).await.map_err(|e| {
+                Failure::usage(format!("cannot open the input {}: {e}", p.display()))
+            })?),
+            None => Box::new(tokio::io::stdin()),
+        };
     let mut lines = BufReader::new(input);
     let mut stdout = tokio::io::stdout();
     let mut totals = Totals::default();
@@ -150,14 +163,18 @@ async fn process(chain: &[Plugin], line: &[u8]) -> Result<Option<Vec<u8>>, Value
     };
     let mut event = line.to_vec();
     for plugin in chain {
-        let letter = |error: String, kind: &str| {
-            json!({"event": original, "stage": plugin.name(), "kind": kind, "error": error})
-        };
+        let letter = |error: String, kind: &str| json!({"event": original, "stage": plugin.name(), "kind": kind, "error": error});
         match plugin.call_raw("process", &event).await {
             Ok(out) if out.iter().all(u8::is_ascii_whitespace) => return Ok(None),
             Ok(out) => {
                 if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&out) {
-                    return Err(letter(format!("stage '{}' returned something that is not JSON: {e}", plugin.name()), "bad-output"));
+                    return Err(letter(
+                        format!(
+                            "stage '{}' returned something that is not JSON: {e}",
+                            plugin.name()
+                        ),
+                        "bad-output",
+                    ));
                 }
                 // Keep events on one line whatever the plugin returned.
                 event = if out.contains(&b'\n') {

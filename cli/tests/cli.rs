@@ -1,6 +1,9 @@
 //! The `wasp` binary, driven as users and scripts drive it: exit codes, one-line
 //! errors, real plugins (DESIGN.md §5).
 
+// Tests fail loudly on anything unexpected.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use assert_cmd::Command;
 use predicates::prelude::*;
 use wasp_tests::fixtures;
@@ -19,20 +22,40 @@ fn one_error_line(stderr: &[u8]) -> String {
     assert_eq!(lines.len(), 1, "expected one line on stderr, got:\n{text}");
     assert!(lines[0].starts_with("error: "), "{text}");
     // No Rust panic of wasp itself, no backtrace.
-    assert!(!text.contains("thread '") && !text.contains("stack backtrace"), "{text}");
-    assert!(!text.contains("RUST_BACKTRACE") && !text.contains("internal error"), "{text}");
+    assert!(
+        !text.contains("thread '") && !text.contains("stack backtrace"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("RUST_BACKTRACE") && !text.contains("internal error"),
+        "{text}"
+    );
     text
 }
 
 #[test]
 fn call_prints_the_output() {
-    wasp().args(["call", fixtures::UPPER, "upper", "hello"]).assert().success().stdout("HELLO");
+    wasp()
+        .args(["call", fixtures::UPPER, "upper", "hello"])
+        .assert()
+        .success()
+        .stdout("HELLO");
 }
 
 #[test]
 fn call_reads_stdin_when_input_is_absent_or_dash() {
-    wasp().args(["call", fixtures::UPPER, "upper"]).write_stdin("from stdin").assert().success().stdout("FROM STDIN");
-    wasp().args(["call", fixtures::UPPER, "upper", "-"]).write_stdin("dash").assert().success().stdout("DASH");
+    wasp()
+        .args(["call", fixtures::UPPER, "upper"])
+        .write_stdin("from stdin")
+        .assert()
+        .success()
+        .stdout("FROM STDIN");
+    wasp()
+        .args(["call", fixtures::UPPER, "upper", "-"])
+        .write_stdin("dash")
+        .assert()
+        .success()
+        .stdout("DASH");
 }
 
 #[test]
@@ -40,32 +63,61 @@ fn garbage_file_is_exit_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("garbage.wasm");
     std::fs::write(&f, b"this is not wasm at all").unwrap();
-    let out = wasp().args(["call", f.to_str().unwrap(), "upper", "x"]).assert().code(2).get_output().clone();
+    let out = wasp()
+        .args(["call", f.to_str().unwrap(), "upper", "x"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
     let text = one_error_line(&out.stderr);
     assert!(text.contains("not a WebAssembly binary"), "{text}");
-    let out = wasp().args(["inspect", f.to_str().unwrap()]).assert().code(2).get_output().clone();
+    let out = wasp()
+        .args(["inspect", f.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
     one_error_line(&out.stderr);
 }
 
 #[test]
 fn missing_file_is_exit_2() {
-    let out = wasp().args(["call", "/nonexistent/x.wasm", "f", "x"]).assert().code(2).get_output().clone();
+    let out = wasp()
+        .args(["call", "/nonexistent/x.wasm", "f", "x"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
     one_error_line(&out.stderr);
 }
 
 #[test]
 fn plugin_error_is_exit_1_in_the_contract_format() {
-    let out = wasp().args(["call", fixtures::HOSTILE, "fail", "bad thing"]).assert().code(1).get_output().clone();
+    let out = wasp()
+        .args(["call", fixtures::HOSTILE, "fail", "bad thing"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
     let text = one_error_line(&out.stderr);
-    assert_eq!(text.trim_end(), "error: plugin 'hostile' function 'fail': bad-input: bad thing");
+    assert_eq!(
+        text.trim_end(),
+        "error: plugin 'hostile' function 'fail': bad-input: bad thing"
+    );
 }
 
 #[test]
 fn faults_are_exit_3_naming_the_cause() {
     let cases: &[(&[&str], &str)] = &[
-        (&["--timeout", "200ms", "--fuel", "100000000000000", "spin"], "timeout"),
+        (
+            &["--timeout", "200ms", "--fuel", "100000000000000", "spin"],
+            "timeout",
+        ),
         (&["--fuel", "1000000", "spin"], "fuel exhausted"),
-        (&["--memory", "16MiB", "alloc", "64"], "memory limit of 16MiB exceeded"),
+        (
+            &["--memory", "16MiB", "alloc", "64"],
+            "memory limit of 16MiB exceeded",
+        ),
         (&["recurse"], "stack overflow"),
         (&["panic", "kaboom"], "kaboom"),
         (&["exit", "4"], "called exit"),
@@ -84,7 +136,12 @@ fn faults_are_exit_3_naming_the_cause() {
 
 #[test]
 fn unknown_function_is_exit_2() {
-    let out = wasp().args(["call", fixtures::UPPER, "nope", "x"]).assert().code(2).get_output().clone();
+    let out = wasp()
+        .args(["call", fixtures::UPPER, "nope", "x"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
     let text = one_error_line(&out.stderr);
     assert!(text.contains("has no function 'nope'"), "{text}");
 }
@@ -93,7 +150,10 @@ fn unknown_function_is_exit_2() {
 fn usage_errors_are_exit_2() {
     wasp().args(["call"]).assert().code(2);
     wasp().args(["frobnicate"]).assert().code(2);
-    wasp().args(["call", fixtures::UPPER, "upper", "x", "--timeout", "5"]).assert().code(2);
+    wasp()
+        .args(["call", fixtures::UPPER, "upper", "x", "--timeout", "5"])
+        .assert()
+        .code(2);
 }
 
 #[test]
@@ -106,20 +166,45 @@ fn inspect_shows_version_info_functions_and_wasi_imports() {
         .stdout(predicate::str::contains("name:         upper"))
         .stdout(predicate::str::contains("functions:    "))
         .stdout(predicate::str::contains("wasi:cli/"));
-    let out = wasp().args(["inspect", "--json", fixtures::UPPER]).assert().success().get_output().clone();
+    let out = wasp()
+        .args(["inspect", "--json", fixtures::UPPER])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["api_version"], "0.1.0");
     assert_eq!(v["supported"], true);
     assert_eq!(v["info"]["name"], "upper");
-    assert!(v["info"]["functions"].as_array().unwrap().iter().any(|f| f == "upper"));
-    assert!(v["wasi_imports"].as_array().unwrap().iter().all(|i| i.as_str().unwrap().starts_with("wasi:")));
+    assert!(
+        v["info"]["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "upper")
+    );
+    assert!(
+        v["wasi_imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i.as_str().unwrap().starts_with("wasi:"))
+    );
 }
 
 #[test]
 fn inspect_of_another_version_names_both() {
-    let out = wasp().args(["inspect", fixtures::VERSION9]).assert().code(2).get_output().clone();
+    let out = wasp()
+        .args(["inspect", fixtures::VERSION9])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("wasp:plugin@9.9.0 (NOT supported"), "{stdout}");
+    assert!(
+        stdout.contains("wasp:plugin@9.9.0 (NOT supported"),
+        "{stdout}"
+    );
     let text = one_error_line(&out.stderr);
     assert!(text.contains("9.9.0") && text.contains("0.1.0"), "{text}");
 }
@@ -141,13 +226,32 @@ fn call_by_manifest_name_uses_config_and_limits() {
         ),
     );
     let m = m.to_str().unwrap();
-    wasp().args(["call", "-m", m, "h", "config", "greeting"]).assert().success().stdout("hi");
-    let out = wasp().args(["call", "-m", m, "h", "spin"]).assert().code(3).get_output().clone();
+    wasp()
+        .args(["call", "-m", m, "h", "config", "greeting"])
+        .assert()
+        .success()
+        .stdout("hi");
+    let out = wasp()
+        .args(["call", "-m", m, "h", "spin"])
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
     assert!(one_error_line(&out.stderr).contains("timeout: did not finish within 200ms"));
-    let out = wasp().args(["call", "-m", m, "nope", "f"]).assert().code(2).get_output().clone();
+    let out = wasp()
+        .args(["call", "-m", m, "nope", "f"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
     assert!(one_error_line(&out.stderr).contains("no plugin named 'nope'"));
     // The default manifest is ./wasp.toml.
-    wasp().current_dir(dir.path()).args(["call", "h", "echo", "x"]).assert().success().stdout("x");
+    wasp()
+        .current_dir(dir.path())
+        .args(["call", "h", "echo", "x"])
+        .assert()
+        .success()
+        .stdout("x");
 }
 
 #[test]
@@ -155,7 +259,10 @@ fn check_validates_and_loads() {
     let dir = tempfile::tempdir().unwrap();
     let m = write_manifest(
         dir.path(),
-        &format!("[plugins.upper]\npath = \"{}\"\n\n[pipeline]\nstages = [\"upper\"]\n", fixtures::UPPER),
+        &format!(
+            "[plugins.upper]\npath = \"{}\"\n\n[pipeline]\nstages = [\"upper\"]\n",
+            fixtures::UPPER
+        ),
     );
     wasp()
         .args(["check", "-m", m.to_str().unwrap()])
@@ -164,13 +271,32 @@ fn check_validates_and_loads() {
         .stdout(predicate::str::contains("ok: upper"));
     let bad = write_manifest(
         dir.path(),
-        &format!("[plugins.upper]\npath = \"{}\"\nmax-instance = 3\n", fixtures::UPPER),
+        &format!(
+            "[plugins.upper]\npath = \"{}\"\nmax-instance = 3\n",
+            fixtures::UPPER
+        ),
     );
-    let out = wasp().args(["check", "-m", bad.to_str().unwrap()]).assert().code(2).get_output().clone();
+    let out = wasp()
+        .args(["check", "-m", bad.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
     let text = one_error_line(&out.stderr);
-    assert!(text.contains("wasp.toml:3:1: plugins.upper.max-instance: unknown field `max-instance`"), "{text}");
-    let v9 = write_manifest(dir.path(), &format!("[plugins.v]\npath = \"{}\"\n", fixtures::VERSION9));
-    let out = wasp().args(["check", "-m", v9.to_str().unwrap()]).assert().code(2).get_output().clone();
+    assert!(
+        text.contains("wasp.toml:3:1: plugins.upper.max-instance: unknown field `max-instance`"),
+        "{text}"
+    );
+    let v9 = write_manifest(
+        dir.path(),
+        &format!("[plugins.v]\npath = \"{}\"\n", fixtures::VERSION9),
+    );
+    let out = wasp()
+        .args(["check", "-m", v9.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
     assert!(one_error_line(&out.stderr).contains("wasp:plugin@9.9.0"));
 }
 
@@ -196,28 +322,46 @@ fn run_streams_events_and_dead_letters_failures() {
         "{\"type\":\"b\",\"message\":\"third\"}\n",
     );
     let out = wasp()
-        .args(["run", "-m", m.to_str().unwrap(), "--dead-letter", dead.to_str().unwrap()])
+        .args([
+            "run",
+            "-m",
+            m.to_str().unwrap(),
+            "--dead-letter",
+            dead.to_str().unwrap(),
+        ])
         .write_stdin(input)
         .assert()
         .success()
         .get_output()
         .clone();
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let events: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(events.len(), 3, "{stdout}");
     assert_eq!(events[0]["message"], "MAIL ME AT ***@EXAMPLE.COM");
     assert_eq!(events[1]["seen"], 2);
     assert_eq!(events[2]["seen"], 1);
     let dead_text = std::fs::read_to_string(&dead).unwrap();
-    let letters: Vec<serde_json::Value> = dead_text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let letters: Vec<serde_json::Value> = dead_text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(letters.len(), 2, "{dead_text}");
     assert_eq!(letters[0]["event"], "not json");
     assert!(letters[0]["stage"].is_null());
     assert_eq!(letters[1]["event"], serde_json::json!([1, 2]));
     assert_eq!(letters[1]["stage"], "upper");
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("summary: 5 events, 3 out, 0 dropped by a stage, 2 dead-lettered"), "{stderr}");
-    assert!(stderr.contains("redact") && stderr.contains("p99"), "{stderr}");
+    assert!(
+        stderr.contains("summary: 5 events, 3 out, 0 dropped by a stage, 2 dead-lettered"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("redact") && stderr.contains("p99"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -225,11 +369,20 @@ fn run_continues_after_a_fault_with_a_fresh_instance() {
     let dir = tempfile::tempdir().unwrap();
     let m = write_manifest(
         dir.path(),
-        &format!("[plugins.upper]\npath = \"{}\"\nlimits = {{ max-input = \"64B\" }}\n[pipeline]\nstages = [\"upper\"]\n", fixtures::UPPER),
+        &format!(
+            "[plugins.upper]\npath = \"{}\"\nlimits = {{ max-input = \"64B\" }}\n[pipeline]\nstages = [\"upper\"]\n",
+            fixtures::UPPER
+        ),
     );
     let long = format!("{{\"message\":\"{}\"}}\n", "x".repeat(100));
     let input = format!("{{\"message\":\"a\"}}\n{long}{{\"message\":\"b\"}}\n");
-    let out = wasp().args(["run", "-m", m.to_str().unwrap()]).write_stdin(input).assert().success().get_output().clone();
+    let out = wasp()
+        .args(["run", "-m", m.to_str().unwrap()])
+        .write_stdin(input)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(stdout.lines().count(), 2, "{stdout}");
     let stderr = String::from_utf8(out.stderr).unwrap();
@@ -239,15 +392,28 @@ fn run_continues_after_a_fault_with_a_fresh_instance() {
 #[test]
 fn run_without_a_pipeline_is_exit_2() {
     let dir = tempfile::tempdir().unwrap();
-    let m = write_manifest(dir.path(), &format!("[plugins.upper]\npath = \"{}\"\n", fixtures::UPPER));
-    let out = wasp().args(["run", "-m", m.to_str().unwrap()]).write_stdin("").assert().code(2).get_output().clone();
+    let m = write_manifest(
+        dir.path(),
+        &format!("[plugins.upper]\npath = \"{}\"\n", fixtures::UPPER),
+    );
+    let out = wasp()
+        .args(["run", "-m", m.to_str().unwrap()])
+        .write_stdin("")
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
     assert!(one_error_line(&out.stderr).contains("no [pipeline]"));
 }
 
 #[test]
 fn new_scaffolds_a_plugin_that_builds_and_runs() {
     let dir = tempfile::tempdir().unwrap();
-    wasp().current_dir(dir.path()).args(["new", "hello-plugin"]).assert().success();
+    wasp()
+        .current_dir(dir.path())
+        .args(["new", "hello-plugin"])
+        .assert()
+        .success();
     let crate_dir = dir.path().join("hello-plugin");
     assert!(crate_dir.join("src/lib.rs").is_file());
     // Share the guest target dir with the test fixtures, so the SDK's deps are
@@ -264,7 +430,19 @@ fn new_scaffolds_a_plugin_that_builds_and_runs() {
         .unwrap();
     assert!(status.success());
     let wasm = target.join("wasm32-wasip1/release/hello_plugin.wasm");
-    wasp().args(["call", wasm.to_str().unwrap(), "greet", "world"]).assert().success().stdout("Hello, world!");
-    wasp().current_dir(dir.path()).args(["new", "hello-plugin"]).assert().code(2);
-    wasp().current_dir(dir.path()).args(["new", "1bad"]).assert().code(2);
+    wasp()
+        .args(["call", wasm.to_str().unwrap(), "greet", "world"])
+        .assert()
+        .success()
+        .stdout("Hello, world!");
+    wasp()
+        .current_dir(dir.path())
+        .args(["new", "hello-plugin"])
+        .assert()
+        .code(2);
+    wasp()
+        .current_dir(dir.path())
+        .args(["new", "1bad"])
+        .assert()
+        .code(2);
 }

@@ -27,7 +27,7 @@
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-#![doc(test(attr(deny(warnings))))]
+#![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -236,7 +236,10 @@ mod tests {
     #[test]
     fn raw_types_pass_unchanged() {
         assert_eq!(vec![0u8, 255].into_bytes().unwrap(), vec![0, 255]);
-        assert_eq!(String::from("é").into_bytes().unwrap(), "é".as_bytes());
+        assert_eq!(
+            IntoBytes::into_bytes(String::from("é")).unwrap(),
+            "é".as_bytes()
+        );
         assert_eq!(().into_bytes().unwrap(), Vec::<u8>::new());
     }
 

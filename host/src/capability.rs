@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
-pub use host_fn::{HostFn, HostFnContext};
 pub(crate) use host_fn::HostFns;
+pub use host_fn::{HostFn, HostFnContext};
 pub use network::NetGrant;
 pub(crate) use stdio::OutputBudget;
 
@@ -242,12 +242,20 @@ impl Grants {
         if self.stdout {
             b.inherit_stdout();
         } else {
-            b.stdout(stdio::LogStream::new(plugin.clone(), "stdout", budget.clone()));
+            b.stdout(stdio::LogStream::new(
+                plugin.clone(),
+                "stdout",
+                budget.clone(),
+            ));
         }
         if self.stderr {
             b.inherit_stderr();
         } else {
-            b.stderr(stdio::LogStream::new(plugin.clone(), "stderr", budget.clone()));
+            b.stderr(stdio::LogStream::new(
+                plugin.clone(),
+                "stderr",
+                budget.clone(),
+            ));
         }
         for name in &self.env {
             if let Some(value) = std::env::var_os(name).and_then(|v| v.into_string().ok()) {

@@ -293,7 +293,10 @@ impl fmt::Display for Fault {
             ),
             Fault::StackOverflow => write!(f, "stack overflow"),
             Fault::Panic { message } => write!(f, "panic: {message}"),
-            Fault::Exit { code: 0 } => write!(f, "exit: the plugin called exit(0) in the middle of the call"),
+            Fault::Exit { code: 0 } => write!(
+                f,
+                "exit: the plugin called exit(0) in the middle of the call"
+            ),
             Fault::Exit { .. } => write!(
                 f,
                 "exit: the plugin called exit with a failure status (WASI 0.2 reports every non-zero code as 1)"

@@ -52,16 +52,22 @@ impl StoreState {
         self.shared.config.get(key).cloned()
     }
 
-    pub(crate) async fn call_host(&mut self, name: String, input: Vec<u8>) -> Result<Vec<u8>, String> {
+    pub(crate) async fn call_host(
+        &mut self,
+        name: String,
+        input: Vec<u8>,
+    ) -> Result<Vec<u8>, String> {
         let plugin = self.plugin.clone();
-        if !self.shared.granted_host_fns.iter().any(|g| *g == name) {
+        if !self.shared.granted_host_fns.contains(&name) {
             tracing::debug!(target: "wasp::plugin", plugin = %plugin, host_fn = %name, "call-host denied: not granted");
             return Err(format!(
                 "host function '{name}' is not granted to plugin '{plugin}'; the operator can add it to [plugins.{plugin}.grants] host-functions"
             ));
         }
         let Some(f) = self.shared.host_fns.get(&name).cloned() else {
-            return Err(format!("host function '{name}' is not registered on this runtime"));
+            return Err(format!(
+                "host function '{name}' is not registered on this runtime"
+            ));
         };
         f.call(HostFnContext { plugin }, input).await
     }

@@ -35,7 +35,7 @@
 //! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
-#![doc(test(attr(deny(warnings))))]
+#![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
 
 mod capability;
 mod error;
@@ -60,3 +60,8 @@ pub use registry::Plugins;
 pub use runtime::{DEFAULT_EPOCH_TICK, Runtime, RuntimeBuilder};
 pub use version::{ApiVersion, ComponentShape, SUPPORTED_VERSIONS};
 pub use wasp_codec::{Bincode, CodecError, FromBytes, IntoBytes, Json};
+
+/// The README's code blocks, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

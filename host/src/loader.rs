@@ -39,20 +39,31 @@ pub(crate) async fn compile(
     tokio::task::spawn_blocking(move || {
         // Defence in depth: the libraries below must not panic on hostile input,
         // but if one does, it is this plugin's load error, not the host's end.
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| compile_blocking(&engine, &plugin, &bytes, pin))).unwrap_or_else(|panic| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            compile_blocking(&engine, &plugin, &bytes, pin)
+        }))
+        .unwrap_or_else(|panic| {
             let what = panic
                 .downcast_ref::<String>()
                 .map(String::as_str)
                 .or_else(|| panic.downcast_ref::<&str>().copied())
                 .unwrap_or("unknown");
-            Err(Error::load(&plugin, format!("the file is malformed (a decoder failed on it: {what})")))
+            Err(Error::load(
+                &plugin,
+                format!("the file is malformed (a decoder failed on it: {what})"),
+            ))
         })
     })
     .await
     .map_err(|e| Error::load(&name, format!("the load task failed: {e}")))?
 }
 
-fn compile_blocking(engine: &Engine, plugin: &str, bytes: &[u8], pin: Option<[u8; 32]>) -> Result<Compiled> {
+fn compile_blocking(
+    engine: &Engine,
+    plugin: &str,
+    bytes: &[u8],
+    pin: Option<[u8; 32]>,
+) -> Result<Compiled> {
     let sha256: [u8; 32] = Sha256::digest(bytes).into();
     if let Some(expected) = pin
         && expected != sha256

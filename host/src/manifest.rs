@@ -102,8 +102,16 @@ impl ManifestError {
         &self.message
     }
 
-    fn at(file: &Path, text: &str, span: Option<std::ops::Range<usize>>, key: &str, message: impl Into<String>) -> Self {
-        let (line, column) = span.map(|s| span::line_col(text, s.start)).unwrap_or((0, 0));
+    fn at(
+        file: &Path,
+        text: &str,
+        span: Option<std::ops::Range<usize>>,
+        key: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        let (line, column) = span
+            .map(|s| span::line_col(text, s.start))
+            .unwrap_or((0, 0));
         ManifestError {
             file: file.to_path_buf(),
             line,
@@ -322,7 +330,12 @@ impl Manifest {
                 ManifestError::at(file, text, inner.span(), &key, clean(inner.message()))
             })?
         };
-        Validator { file, text, dir: base_dir(file) }.manifest(raw)
+        Validator {
+            file,
+            text,
+            dir: base_dir(file),
+        }
+        .manifest(raw)
     }
 
     /// The file this manifest was read from.
@@ -434,8 +447,19 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn err<T>(&self, span: std::ops::Range<usize>, key: &str, message: impl Into<String>) -> Result<T, ManifestError> {
-        Err(ManifestError::at(self.file, self.text, Some(span), key, message))
+    fn err<T>(
+        &self,
+        span: std::ops::Range<usize>,
+        key: &str,
+        message: impl Into<String>,
+    ) -> Result<T, ManifestError> {
+        Err(ManifestError::at(
+            self.file,
+            self.text,
+            Some(span),
+            key,
+            message,
+        ))
     }
 
     fn manifest(&self, raw: RawManifest) -> Result<Manifest, ManifestError> {
@@ -452,7 +476,10 @@ impl Validator<'_> {
                 if r.watch == Some(true) {
                     not_enforced.push("runtime.watch".to_string());
                 }
-                (r.state.map(|s| self.dir.join(s.into_inner())), r.watch.unwrap_or(false))
+                (
+                    r.state.map(|s| self.dir.join(s.into_inner())),
+                    r.watch.unwrap_or(false),
+                )
             }
             None => (None, false),
         };
@@ -474,7 +501,11 @@ impl Validator<'_> {
                 let span = p.stages.span();
                 let stages = p.stages.into_inner();
                 if stages.is_empty() {
-                    return self.err(span, "pipeline.stages", "a pipeline needs at least one stage");
+                    return self.err(
+                        span,
+                        "pipeline.stages",
+                        "a pipeline needs at least one stage",
+                    );
                 }
                 let mut out = Vec::new();
                 for s in stages {
@@ -483,7 +514,10 @@ impl Validator<'_> {
                         return self.err(
                             s.span(),
                             "pipeline.stages",
-                            format!("no plugin named `{}` is declared (declared: {known})", s.get_ref()),
+                            format!(
+                                "no plugin named `{}` is declared (declared: {known})",
+                                s.get_ref()
+                            ),
                         );
                     }
                     out.push(s.into_inner());
@@ -531,7 +565,11 @@ impl Validator<'_> {
         }
         if let Some(n) = &raw.max_faults {
             if *n.get_ref() == 0 {
-                return self.err(n.span(), &format!("{key}.max-faults"), "max-faults must be at least 1");
+                return self.err(
+                    n.span(),
+                    &format!("{key}.max-faults"),
+                    "max-faults must be at least 1",
+                );
             }
             l.max_faults = *n.get_ref();
         }
@@ -562,7 +600,11 @@ impl Validator<'_> {
             let hex = h.get_ref().trim().to_ascii_lowercase();
             let mut pin = [0u8; 32];
             if hex::decode_to_slice(&hex, &mut pin).is_err() {
-                return self.err(h.span(), &format!("{key}.sha256"), "sha256 must be 64 hexadecimal digits");
+                return self.err(
+                    h.span(),
+                    &format!("{key}.sha256"),
+                    "sha256 must be 64 hexadecimal digits",
+                );
             }
             options = options.sha256(pin);
         }
@@ -600,7 +642,11 @@ impl Validator<'_> {
         }
         if let Some(n) = &p.max_instances {
             if !(1..=1024).contains(n.get_ref()) {
-                return self.err(n.span(), &format!("{key}.max-instances"), "max-instances must be from 1 to 1024");
+                return self.err(
+                    n.span(),
+                    &format!("{key}.max-instances"),
+                    "max-instances must be from 1 to 1024",
+                );
             }
             options = options.max_instances(*n.get_ref());
         }
@@ -613,7 +659,12 @@ impl Validator<'_> {
         Ok(PluginEntry { path, options })
     }
 
-    fn grants(&self, key: &str, g: RawGrants, not_enforced: &mut Vec<String>) -> Result<Grants, ManifestError> {
+    fn grants(
+        &self,
+        key: &str,
+        g: RawGrants,
+        not_enforced: &mut Vec<String>,
+    ) -> Result<Grants, ManifestError> {
         let key = format!("{key}.grants");
         let mut out = Grants::default();
         for f in g.files {
@@ -621,40 +672,61 @@ impl Validator<'_> {
             let f = f.into_inner();
             let host = self.existing_path(&f.host, &format!("{key}.files.host"))?;
             if !host.is_dir() {
-                return self.err(f.host.span(), &format!("{key}.files.host"), format!("{} is not a directory", host.display()));
+                return self.err(
+                    f.host.span(),
+                    &format!("{key}.files.host"),
+                    format!("{} is not a directory", host.display()),
+                );
             }
             let guest = f.guest.get_ref();
             if guest.is_empty() || guest.contains('\0') {
-                return self.err(f.guest.span(), &format!("{key}.files.guest"), "guest path must be a non-empty path");
+                return self.err(
+                    f.guest.span(),
+                    &format!("{key}.files.guest"),
+                    "guest path must be a non-empty path",
+                );
             }
-            let mode: FileMode = f
-                .mode
-                .get_ref()
-                .parse()
-                .or_else(|e: String| self.err(f.mode.span(), &format!("{key}.files.mode"), e))?;
+            let mode: FileMode =
+                f.mode.get_ref().parse().or_else(|e: String| {
+                    self.err(f.mode.span(), &format!("{key}.files.mode"), e)
+                })?;
             let _ = span;
             out.files.push(FileGrant::new(host, guest.clone(), mode));
         }
         for e in g.env {
             let name = e.get_ref();
             if name.is_empty() || name.contains('=') || name.contains('\0') {
-                return self.err(e.span(), &format!("{key}.env"), format!("invalid variable name `{name}`"));
+                return self.err(
+                    e.span(),
+                    &format!("{key}.env"),
+                    format!("invalid variable name `{name}`"),
+                );
             }
             out.env.push(name.clone());
         }
         out.stdout = g.stdout;
         out.stderr = g.stderr;
         for n in g.network {
-            let grant = n.get_ref().parse().or_else(|e: String| self.err(n.span(), &format!("{key}.network"), e))?;
+            let grant = n
+                .get_ref()
+                .parse()
+                .or_else(|e: String| self.err(n.span(), &format!("{key}.network"), e))?;
             out.network.push(grant);
         }
         for n in g.listen {
-            let grant = n.get_ref().parse().or_else(|e: String| self.err(n.span(), &format!("{key}.listen"), e))?;
+            let grant = n
+                .get_ref()
+                .parse()
+                .or_else(|e: String| self.err(n.span(), &format!("{key}.listen"), e))?;
             out.listen.push(grant);
         }
         for h in g.host_functions {
             if h.get_ref().is_empty() {
-                return self.err(h.span(), &format!("{key}.host-functions"), "a host function name cannot be empty");
+                return self.err(
+                    h.span(),
+                    &format!("{key}.host-functions"),
+                    "a host function name cannot be empty",
+                );
             }
             out.host_functions.push(h.into_inner());
         }
@@ -675,7 +747,9 @@ impl Validator<'_> {
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 #[cfg(test)]
@@ -683,7 +757,10 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Manifest, ManifestError> {
-        Manifest::parse(text, Path::new(env!("CARGO_MANIFEST_DIR")).join("wasp.toml"))
+        Manifest::parse(
+            text,
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("wasp.toml"),
+        )
     }
 
     #[test]
@@ -728,27 +805,91 @@ stages = ["upper"]
         )
         .unwrap();
         let p = m.plugin("upper").unwrap();
-        assert_eq!(p.options().limits_value().timeout_value(), std::time::Duration::from_millis(500));
+        assert_eq!(
+            p.options().limits_value().timeout_value(),
+            std::time::Duration::from_millis(500)
+        );
         assert_eq!(p.options().limits_value().memory_value(), 64 << 20);
-        assert_eq!(p.options().config_value().get("n").map(String::as_str), Some("3"));
+        assert_eq!(
+            p.options().config_value().get("n").map(String::as_str),
+            Some("3")
+        );
         assert_eq!(m.pipeline().unwrap(), ["upper"]);
-        assert_eq!(p.options().grants_value().files_value()[0].mode(), FileMode::ReadOnly);
+        assert_eq!(
+            p.options().grants_value().files_value()[0].mode(),
+            FileMode::ReadOnly
+        );
     }
 
     #[test]
     fn errors_name_line_and_key() {
         let cases: &[(&str, usize, &str, &str)] = &[
-            ("[plugins.a]\npath = \"Cargo.toml\"\n[plugins.a.limits]\ntimout = \"1s\"\n", 4, "plugins.a.limits.timout", "unknown field"),
-            ("[plugins.a]\npath = \"nope.wasm\"\n", 2, "plugins.a.path", "does not exist"),
-            ("[plugins.a]\npath = \"Cargo.toml\"\nlimits = { memory = \"64MB\" }\n", 3, "plugins.a.limits.memory", "invalid size"),
-            ("[plugins.a]\npath = \"Cargo.toml\"\nlimits = { timeout = 5 }\n", 3, "plugins.a.limits.timeout", "give a unit"),
-            ("[plugins.a]\npath = \"Cargo.toml\"\ngrants = { files = [{ host = \"nope\", guest = \"/d\", mode = \"ro\" }] }\n", 3, "plugins.a.grants.files.host", "does not exist"),
-            ("[plugins.a]\npath = \"Cargo.toml\"\ngrants = { files = [{ host = \"src\", guest = \"/d\", mode = \"rx\" }] }\n", 3, "plugins.a.grants.files.mode", "invalid mode"),
-            ("[plugins.a]\npath = \"Cargo.toml\"\ngrants = { network = [\"localhost\"] }\n", 3, "plugins.a.grants.network", "no port"),
-            ("[plugins.a]\npath = \"Cargo.toml\"\n[pipeline]\nstages = [\"b\"]\n", 4, "pipeline.stages", "no plugin named `b`"),
-            ("[plugins.a]\npath = \"Cargo.toml\"\nsha256 = \"xyz\"\n", 3, "plugins.a.sha256", "64 hexadecimal"),
-            ("[plugins.a]\npath = \"Cargo.toml\"\nconfig = { list = [1] }\n", 3, "plugins.a.config.list", "strings, numbers"),
-            ("[plugins.a]\npath = \"Cargo.toml\"\ninstance = \"always\"\n", 3, "plugins.a.instance", "per-call"),
+            (
+                "[plugins.a]\npath = \"Cargo.toml\"\n[plugins.a.limits]\ntimout = \"1s\"\n",
+                4,
+                "plugins.a.limits.timout",
+                "unknown field",
+            ),
+            (
+                "[plugins.a]\npath = \"nope.wasm\"\n",
+                2,
+                "plugins.a.path",
+                "does not exist",
+            ),
+            (
+                "[plugins.a]\npath = \"Cargo.toml\"\nlimits = { memory = \"64MB\" }\n",
+                3,
+                "plugins.a.limits.memory",
+                "invalid size",
+            ),
+            (
+                "[plugins.a]\npath = \"Cargo.toml\"\nlimits = { timeout = 5 }\n",
+                3,
+                "plugins.a.limits.timeout",
+                "give a unit",
+            ),
+            (
+                "[plugins.a]\npath = \"Cargo.toml\"\ngrants = { files = [{ host = \"nope\", guest = \"/d\", mode = \"ro\" }] }\n",
+                3,
+                "plugins.a.grants.files.host",
+                "does not exist",
+            ),
+            (
+                "[plugins.a]\npath = \"Cargo.toml\"\ngrants = { files = [{ host = \"src\", guest = \"/d\", mode = \"rx\" }] }\n",
+                3,
+                "plugins.a.grants.files.mode",
+                "invalid mode",
+            ),
+            (
+                "[plugins.a]\npath = \"Cargo.toml\"\ngrants = { network = [\"localhost\"] }\n",
+                3,
+                "plugins.a.grants.network",
+                "no port",
+            ),
+            (
+                "[plugins.a]\npath = \"Cargo.toml\"\n[pipeline]\nstages = [\"b\"]\n",
+                4,
+                "pipeline.stages",
+                "no plugin named `b`",
+            ),
+            (
+                "[plugins.a]\npath = \"Cargo.toml\"\nsha256 = \"xyz\"\n",
+                3,
+                "plugins.a.sha256",
+                "64 hexadecimal",
+            ),
+            (
+                "[plugins.a]\npath = \"Cargo.toml\"\nconfig = { list = [1] }\n",
+                3,
+                "plugins.a.config.list",
+                "strings, numbers",
+            ),
+            (
+                "[plugins.a]\npath = \"Cargo.toml\"\ninstance = \"always\"\n",
+                3,
+                "plugins.a.instance",
+                "per-call",
+            ),
             ("[plugins.a]\n", 1, "plugins.a", "missing field `path`"),
             ("[plugins.a\n", 1, "", ""),
         ];

@@ -48,7 +48,11 @@ impl Histogram {
 
     /// The `q` quantile (0..=1), or zero if nothing was recorded.
     pub(crate) fn quantile(&self, q: f64) -> Duration {
-        let counts: Vec<u64> = self.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+        let counts: Vec<u64> = self
+            .counts
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect();
         let total: u64 = counts.iter().sum();
         if total == 0 {
             return Duration::ZERO;
@@ -108,7 +112,11 @@ impl Metrics {
     }
 
     pub(crate) fn last_fault(&self) -> Option<String> {
-        self.faults.lock().unwrap_or_else(|p| p.into_inner()).last.clone()
+        self.faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .last
+            .clone()
     }
 
     pub(crate) fn snapshot(&self, quarantined: bool) -> PluginStats {
@@ -116,7 +124,11 @@ impl Metrics {
         PluginStats {
             calls: self.calls.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
-            faults: log.by_kind.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            faults: log
+                .by_kind
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
             consecutive_faults: self.consecutive_faults.load(Ordering::Relaxed),
             last_fault: log.last.clone(),
             quarantined,

@@ -42,7 +42,10 @@ impl PluginInfo {
             return bad("the name is empty".into());
         }
         if semver::Version::parse(&self.version).is_err() {
-            return bad(format!("the version `{}` is not semver (e.g. 1.0.0)", self.version));
+            return bad(format!(
+                "the version `{}` is not semver (e.g. 1.0.0)",
+                self.version
+            ));
         }
         if self.functions.is_empty() {
             return bad("it lists no functions".into());
@@ -268,7 +271,9 @@ impl std::fmt::Debug for Plugin {
 impl Plugin {
     pub(crate) async fn finish_load(inner: PluginInner) -> Result<Plugin> {
         inner.info.check(&inner.name)?;
-        Ok(Plugin { inner: Arc::new(inner) })
+        Ok(Plugin {
+            inner: Arc::new(inner),
+        })
     }
 
     /// The name the plugin was loaded under (its manifest key, or the file stem).
@@ -434,7 +439,11 @@ impl Plugin {
     /// # fn f(p: wasp_host::Plugin) { println!("{} calls", p.stats().calls); }
     /// ```
     pub fn stats(&self) -> PluginStats {
-        let quarantined = self.inner.metrics.consecutive_faults.load(Ordering::Relaxed)
+        let quarantined = self
+            .inner
+            .metrics
+            .consecutive_faults
+            .load(Ordering::Relaxed)
             >= self.inner.pool.limits.max_faults;
         self.inner.metrics.snapshot(quarantined)
     }

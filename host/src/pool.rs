@@ -43,7 +43,11 @@ type Guest<T> = std::result::Result<T, (String, String)>;
 impl Instance {
     async fn info(&mut self) -> wasmtime::Result<PluginInfo> {
         match &self.bindings {
-            Bindings::V0_1_0(b) => Ok(b.wasp_plugin_guest().call_info(&mut self.store).await?.into()),
+            Bindings::V0_1_0(b) => Ok(b
+                .wasp_plugin_guest()
+                .call_info(&mut self.store)
+                .await?
+                .into()),
         }
     }
 
@@ -77,7 +81,10 @@ impl Instance {
         data.budget.refill(OUTPUT_BUDGET);
         // Cannot fail: the engine is built with consume_fuel.
         let _ = s.set_fuel(limits.fuel);
-        let copy_budget = limits.max_output.max(limits.max_input).saturating_add(64 << 10);
+        let copy_budget = limits
+            .max_output
+            .max(limits.max_input)
+            .saturating_add(64 << 10);
         s.set_hostcall_fuel(usize::try_from(copy_budget).unwrap_or(usize::MAX));
         s.set_epoch_deadline(1);
         deadline
@@ -106,6 +113,19 @@ pub(crate) struct Pool {
     permits: Arc<Semaphore>,
 }
 
+/// What a pool is made from.
+pub(crate) struct PoolSpec {
+    pub(crate) engine: Engine,
+    pub(crate) pre: Pre,
+    pub(crate) name: Arc<str>,
+    pub(crate) limits: Limits,
+    pub(crate) grants: Grants,
+    pub(crate) shared: Arc<SharedState>,
+    pub(crate) mode: InstanceMode,
+    pub(crate) max_instances: u32,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
 /// An instance taken from the pool for one call.
 pub(crate) struct Lease {
     instance: Option<Instance>,
@@ -113,17 +133,18 @@ pub(crate) struct Lease {
 }
 
 impl Pool {
-    pub(crate) fn new(
-        engine: Engine,
-        pre: Pre,
-        name: Arc<str>,
-        limits: Limits,
-        grants: Grants,
-        shared: Arc<SharedState>,
-        mode: InstanceMode,
-        max_instances: u32,
-        metrics: Arc<Metrics>,
-    ) -> Self {
+    pub(crate) fn new(spec: PoolSpec) -> Self {
+        let PoolSpec {
+            engine,
+            pre,
+            name,
+            limits,
+            grants,
+            shared,
+            mode,
+            max_instances,
+            metrics,
+        } = spec;
         Pool {
             engine,
             pre,
@@ -163,12 +184,16 @@ impl Pool {
                 if text.contains("fuel allocated for hostcalls has been exhausted") {
                     // wasmtime refused to copy more guest data to the host than the
                     // per-call budget (max-output) allows.
-                    return Err(Fault::OutputTooLarge { limit: self.limits.max_output });
+                    return Err(Fault::OutputTooLarge {
+                        limit: self.limits.max_output,
+                    });
                 }
                 Err(classify(&e, &self.limits, ctx))
             }
             // Dropping the future cancelled the call (e.g. a blocking WASI sleep).
-            Err(_elapsed) => Err(Fault::Timeout { limit: self.limits.timeout }),
+            Err(_elapsed) => Err(Fault::Timeout {
+                limit: self.limits.timeout,
+            }),
         }
     }
 
@@ -202,19 +227,29 @@ impl Pool {
         let deadline = store.data().deadline;
         let bindings = match &self.pre {
             Pre::V0_1_0(pre) => {
-                let r = tokio::time::timeout_at(deadline.into(), pre.instantiate_async(&mut store)).await;
+                let r = tokio::time::timeout_at(deadline.into(), pre.instantiate_async(&mut store))
+                    .await;
                 match r {
                     Ok(Ok(b)) => Bindings::V0_1_0(b),
                     Ok(Err(e)) => {
                         let refused = store.data().limiter.refused;
                         let fault = if refused {
-                            Fault::MemoryLimit { limit: self.limits.memory }
+                            Fault::MemoryLimit {
+                                limit: self.limits.memory,
+                            }
                         } else {
                             classify(&e, &self.limits, TrapContext::default())
                         };
                         return Err(self.fault("instantiate", fault));
                     }
-                    Err(_) => return Err(self.fault("instantiate", Fault::Timeout { limit: self.limits.timeout })),
+                    Err(_) => {
+                        return Err(self.fault(
+                            "instantiate",
+                            Fault::Timeout {
+                                limit: self.limits.timeout,
+                            },
+                        ));
+                    }
                 }
             }
         };
@@ -248,7 +283,10 @@ impl Pool {
             self.metrics.instances.fetch_sub(1, Ordering::Relaxed);
             return;
         }
-        self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(inst);
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(inst);
     }
 
     /// Waits for a free slot (at most `max-instances` calls run at once) and takes
@@ -265,20 +303,35 @@ impl Pool {
             Some(i) => i,
             None => self.instantiate().await?,
         };
-        Ok(Lease { instance: Some(instance), _permit: permit })
+        Ok(Lease {
+            instance: Some(instance),
+            _permit: permit,
+        })
     }
 
     /// Runs `call(function, input)` on a leased instance; returns the instance to
     /// the pool unless it faulted.
-    pub(crate) async fn call(&self, mut lease: Lease, function: &str, input: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) async fn call(
+        &self,
+        mut lease: Lease,
+        function: &str,
+        input: &[u8],
+    ) -> Result<Vec<u8>> {
         let Some(mut inst) = lease.instance.take() else {
             return Err(Error::Runtime("internal: empty lease".into()));
         };
-        let r = self.guarded(&mut inst, async |i| i.call(function, input).await).await;
+        let r = self
+            .guarded(&mut inst, async |i| i.call(function, input).await)
+            .await;
         match r {
             Ok(Ok(out)) if out.len() as u64 > self.limits.max_output => {
                 self.metrics.instances.fetch_sub(1, Ordering::Relaxed);
-                Err(self.fault(function, Fault::OutputTooLarge { limit: self.limits.max_output }))
+                Err(self.fault(
+                    function,
+                    Fault::OutputTooLarge {
+                        limit: self.limits.max_output,
+                    },
+                ))
             }
             Ok(Ok(out)) => {
                 self.put_back(inst);
@@ -286,7 +339,12 @@ impl Pool {
             }
             Ok(Err((code, message))) => {
                 self.put_back(inst);
-                Err(Error::Plugin { plugin: self.name.to_string(), function: function.to_string(), code, message })
+                Err(Error::Plugin {
+                    plugin: self.name.to_string(),
+                    function: function.to_string(),
+                    code,
+                    message,
+                })
             }
             Err(fault) => {
                 drop(inst);
@@ -304,6 +362,8 @@ impl Pool {
             idle.clear();
             n
         };
-        self.metrics.instances.fetch_sub(n as u64, Ordering::Relaxed);
+        self.metrics
+            .instances
+            .fetch_sub(n as u64, Ordering::Relaxed);
     }
 }

@@ -73,7 +73,11 @@ impl Plugins {
     /// assert!(wasp_host::Plugins::new().unload("x").is_none());
     /// ```
     pub fn unload(&self, name: &str) -> Option<Plugin> {
-        let removed = self.map.write().unwrap_or_else(|p| p.into_inner()).remove(name);
+        let removed = self
+            .map
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
         if let Some(p) = &removed {
             p.close();
         }
@@ -86,6 +90,11 @@ impl Plugins {
     /// assert!(wasp_host::Plugins::new().names().is_empty());
     /// ```
     pub fn names(&self) -> Vec<String> {
-        self.map.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()
+        self.map
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect()
     }
 }

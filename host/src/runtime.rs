@@ -16,7 +16,7 @@ use crate::loader;
 use crate::manifest::Manifest;
 use crate::metrics::Metrics;
 use crate::plugin::{Plugin, PluginInner, PluginOptions};
-use crate::pool::{Pool, Pre};
+use crate::pool::{Pool, PoolSpec, Pre};
 use crate::registry::Plugins;
 use crate::state::{SharedState, StoreState};
 use crate::version::{ApiVersion, since_v0_1_0 as v0_1_0};
@@ -94,7 +94,9 @@ impl RuntimeBuilder {
     /// ```
     pub fn build(self) -> Result<Runtime> {
         if let Some(name) = self.duplicate {
-            return Err(Error::Runtime(format!("host function '{name}' is registered twice")));
+            return Err(Error::Runtime(format!(
+                "host function '{name}' is registered twice"
+            )));
         }
         if self.epoch_tick.is_zero() {
             return Err(Error::Runtime("epoch_tick must be more than zero".into()));
@@ -140,7 +142,9 @@ fn start_ticker(engine: &Engine, tick: Duration) {
             }
         });
     if let Err(e) = spawned {
-        tracing::error!("cannot start the epoch ticker thread ({e}); timeouts only end blocking calls");
+        tracing::error!(
+            "cannot start the epoch ticker thread ({e}); timeouts only end blocking calls"
+        );
     }
 }
 
@@ -209,7 +213,11 @@ impl Runtime {
     /// assert_eq!(upper.name(), "upper");
     /// # Ok(()) }
     /// ```
-    pub async fn load_file(&self, path: impl AsRef<Path>, options: PluginOptions) -> Result<Plugin> {
+    pub async fn load_file(
+        &self,
+        path: impl AsRef<Path>,
+        options: PluginOptions,
+    ) -> Result<Plugin> {
         let path = path.as_ref();
         let name = path
             .file_stem()
@@ -229,7 +237,12 @@ impl Runtime {
     /// assert_eq!(p.name(), "shout");
     /// # Ok(()) }
     /// ```
-    pub async fn load_file_as(&self, name: &str, path: impl AsRef<Path>, options: PluginOptions) -> Result<Plugin> {
+    pub async fn load_file_as(
+        &self,
+        name: &str,
+        path: impl AsRef<Path>,
+        options: PluginOptions,
+    ) -> Result<Plugin> {
         let path = path.as_ref();
         let bytes = tokio::fs::read(path).await.map_err(|source| Error::Io {
             path: path.to_path_buf(),
@@ -251,20 +264,33 @@ impl Runtime {
     /// let upper = rt.load_bytes("upper", bytes, Default::default()).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn load_bytes(&self, name: &str, bytes: Vec<u8>, options: PluginOptions) -> Result<Plugin> {
+    pub async fn load_bytes(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        options: PluginOptions,
+    ) -> Result<Plugin> {
         let rt = &*self.inner;
         let grants = options.grants.clone().resolve(name, &rt.host_fns)?;
         let compiled = loader::compile(&rt.engine, name, bytes, options.sha256).await?;
-        let instance_pre = rt.linker.instantiate_pre(&compiled.component).map_err(|e| {
-            Error::load(
-                name,
-                format!("it imports something this host does not provide: {e:#}"),
-            )
-        })?;
+        let instance_pre = rt
+            .linker
+            .instantiate_pre(&compiled.component)
+            .map_err(|e| {
+                Error::load(
+                    name,
+                    format!("it imports something this host does not provide: {e:#}"),
+                )
+            })?;
         let pre = match compiled.version {
-            ApiVersion::V0_1_0 => Pre::V0_1_0(v0_1_0::PluginPre::new(instance_pre).map_err(|e| {
-                Error::load(name, format!("its exports do not match wasp:plugin@0.1.0: {e:#}"))
-            })?),
+            ApiVersion::V0_1_0 => {
+                Pre::V0_1_0(v0_1_0::PluginPre::new(instance_pre).map_err(|e| {
+                    Error::load(
+                        name,
+                        format!("its exports do not match wasp:plugin@0.1.0: {e:#}"),
+                    )
+                })?)
+            }
         };
         let metrics = Arc::new(Metrics::new());
         let shared = Arc::new(SharedState {
@@ -273,17 +299,17 @@ impl Runtime {
             granted_host_fns: grants.host_functions.clone(),
         });
         let name_arc: Arc<str> = Arc::from(name);
-        let pool = Pool::new(
-            rt.engine.clone(),
+        let pool = Pool::new(PoolSpec {
+            engine: rt.engine.clone(),
             pre,
-            name_arc.clone(),
-            options.limits.clone(),
+            name: name_arc.clone(),
+            limits: options.limits.clone(),
             grants,
             shared,
-            options.instance,
-            options.max_instances,
-            metrics.clone(),
-        );
+            mode: options.instance,
+            max_instances: options.max_instances,
+            metrics: metrics.clone(),
+        });
         let mut first = pool.instantiate().await?;
         let info = pool.info(&mut first).await?;
         pool.put_back(first);

@@ -132,7 +132,11 @@ impl ComponentShape {
             } else {
                 format!(
                     "it is not a wasp plugin: it exports no `wasp:plugin/guest` interface (exports: {}); build it with wasp-sdk, or with wit-bindgen against wit/plugin.wit",
-                    if self.exports.is_empty() { "none".to_string() } else { self.exports.join(", ") }
+                    if self.exports.is_empty() {
+                        "none".to_string()
+                    } else {
+                        self.exports.join(", ")
+                    }
                 )
             };
             return Err(crate::Error::load(plugin, reason));
@@ -164,7 +168,9 @@ impl ComponentShape {
         {
             return Err(crate::Error::load(
                 plugin,
-                format!("it exports wasp:plugin/guest@{found} but imports wasp:plugin/host@{host}; both must be the same version"),
+                format!(
+                    "it exports wasp:plugin/guest@{found} but imports wasp:plugin/host@{host}; both must be the same version"
+                ),
             ));
         }
         Ok(version)

@@ -9,7 +9,9 @@ use crate::{hostile, load_as};
 
 #[tokio::test]
 async fn string_call() {
-    let p = load_as("upper", fixtures::UPPER, PluginOptions::default()).await.unwrap();
+    let p = load_as("upper", fixtures::UPPER, PluginOptions::default())
+        .await
+        .unwrap();
     let out: String = p.call("upper", "hello, wasp").await.unwrap();
     assert_eq!(out, "HELLO, WASP");
 }
@@ -27,30 +29,45 @@ async fn json_and_bincode_calls() {
     let p = hostile(PluginOptions::default()).await;
     let Json(sum): Json<i64> = p.call("json-sum", Json(vec![1i64, 2, 39])).await.unwrap();
     assert_eq!(sum, 42);
-    let Bincode(swapped): Bincode<(u32, String)> =
-        p.call("bincode-pair", Bincode(("x".to_string(), 7u32))).await.unwrap();
+    let Bincode(swapped): Bincode<(u32, String)> = p
+        .call("bincode-pair", Bincode(("x".to_string(), 7u32)))
+        .await
+        .unwrap();
     assert_eq!(swapped, (7, "x".to_string()));
 }
 
 #[tokio::test]
 async fn bad_output_encoding_is_a_codec_error() {
     let p = hostile(PluginOptions::default()).await;
-    let err = p.call::<_, Json<Vec<u8>>>("echo", "not json").await.unwrap_err();
+    let err = p
+        .call::<_, Json<Vec<u8>>>("echo", "not json")
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Codec { .. }), "{err:?}");
-    let err = p.call::<_, String>("echo", &[0xffu8, 0xfe][..]).await.unwrap_err();
+    let err = p
+        .call::<_, String>("echo", &[0xffu8, 0xfe][..])
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("UTF-8"), "{err}");
 }
 
 #[tokio::test]
 async fn json_event_processing_in_example_plugins() {
-    let upper = load_as("upper", fixtures::UPPER, PluginOptions::default()).await.unwrap();
+    let upper = load_as("upper", fixtures::UPPER, PluginOptions::default())
+        .await
+        .unwrap();
     let Json(v): Json<serde_json::Value> = upper
-        .call("process", Json(serde_json::json!({"message": "hi there", "n": 1})))
+        .call(
+            "process",
+            Json(serde_json::json!({"message": "hi there", "n": 1})),
+        )
         .await
         .unwrap();
     assert_eq!(v, serde_json::json!({"message": "HI THERE", "n": 1}));
 
-    let redact = load_as("redact", fixtures::REDACT, PluginOptions::default()).await.unwrap();
+    let redact = load_as("redact", fixtures::REDACT, PluginOptions::default())
+        .await
+        .unwrap();
     let Json(v): Json<serde_json::Value> = redact
         .call(
             "process",
@@ -59,14 +76,19 @@ async fn json_event_processing_in_example_plugins() {
         .await
         .unwrap();
     let msg = v["msg"].as_str().unwrap();
-    assert!(!msg.contains("bob@") && msg.contains("@example.com"), "{msg}");
+    assert!(
+        !msg.contains("bob@") && msg.contains("@example.com"),
+        "{msg}"
+    );
     assert!(!msg.contains("4111 1111") && msg.contains("1111"), "{msg}");
     assert_eq!(v["id"], 5);
 }
 
 #[tokio::test]
 async fn unknown_function_lists_the_available_ones() {
-    let p = load_as("upper", fixtures::UPPER, PluginOptions::default()).await.unwrap();
+    let p = load_as("upper", fixtures::UPPER, PluginOptions::default())
+        .await
+        .unwrap();
     let err = p.call_raw("nope", b"").await.unwrap_err();
     match &err {
         Error::NoSuchFunction { available, .. } => assert!(available.contains("upper")),
@@ -80,14 +102,22 @@ async fn plugin_error_is_typed_and_exit_code_1() {
     let p = hostile(PluginOptions::default()).await;
     let err = p.call_raw("fail", b"the reason").await.unwrap_err();
     match &err {
-        Error::Plugin { plugin, function, code, message } => {
+        Error::Plugin {
+            plugin,
+            function,
+            code,
+            message,
+        } => {
             assert_eq!((plugin.as_str(), function.as_str()), ("hostile", "fail"));
             assert_eq!(code, "bad-input");
             assert_eq!(message, "the reason");
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(err.to_string(), "plugin 'hostile' function 'fail': bad-input: the reason");
+    assert_eq!(
+        err.to_string(),
+        "plugin 'hostile' function 'fail': bad-input: the reason"
+    );
     assert_eq!(err.exit_code(), 1);
     // A plugin error is not a fault: the instance is kept.
     assert_eq!(p.stats().total_faults(), 0);
@@ -100,7 +130,10 @@ async fn config_comes_from_the_options() {
     let v: String = p.call("config", "greeting").await.unwrap();
     assert_eq!(v, "hi");
     let err = p.call_raw("config", b"other").await.unwrap_err();
-    assert!(matches!(err, Error::Plugin { ref code, .. } if code == "missing"), "{err:?}");
+    assert!(
+        matches!(err, Error::Plugin { ref code, .. } if code == "missing"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -108,9 +141,15 @@ async fn call_host_is_denied_unless_granted() {
     let denied = hostile(PluginOptions::default()).await;
     let err = denied.call_raw("host", b"echo").await.unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("not granted") && text.contains("host-functions"), "{text}");
+    assert!(
+        text.contains("not granted") && text.contains("host-functions"),
+        "{text}"
+    );
 
-    let granted = hostile(PluginOptions::default().grants(Grants::default().host_functions(["echo", "refuse"]))).await;
+    let granted = hostile(
+        PluginOptions::default().grants(Grants::default().host_functions(["echo", "refuse"])),
+    )
+    .await;
     let out: String = granted.call("host", "echo").await.unwrap();
     assert_eq!(out, "hostile says ping");
     let err = granted.call_raw("host", b"refuse").await.unwrap_err();
@@ -126,15 +165,26 @@ async fn granting_an_unregistered_host_function_is_a_load_error() {
     )
     .await
     .unwrap_err();
-    assert!(err.to_string().contains("no host function named 'nope'"), "{err}");
+    assert!(
+        err.to_string().contains("no host function named 'nope'"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn state_is_kept_across_calls_in_reuse_mode() {
-    let p = load_as("stats", fixtures::STATS, PluginOptions::default().max_instances(1)).await.unwrap();
+    let p = load_as(
+        "stats",
+        fixtures::STATS,
+        PluginOptions::default().max_instances(1),
+    )
+    .await
+    .unwrap();
     for expected in 1..=3 {
-        let Json(v): Json<serde_json::Value> =
-            p.call("process", Json(serde_json::json!({"type": "login"}))).await.unwrap();
+        let Json(v): Json<serde_json::Value> = p
+            .call("process", Json(serde_json::json!({"type": "login"})))
+            .await
+            .unwrap();
         assert_eq!(v["seen"], expected);
     }
     let Json(counts): Json<serde_json::Value> = p.call("counts", "").await.unwrap();
@@ -185,12 +235,20 @@ async fn logs_and_stdio_reach_tracing_tagged_with_the_plugin() {
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     for level in ["TRACE", "DEBUG", " INFO", " WARN", "ERROR"] {
         assert!(
-            text.lines().any(|l| l.contains(level) && l.contains("hello-log") && l.contains("plugin=\"hostile\"")),
+            text.lines().any(|l| l.contains(level)
+                && l.contains("hello-log")
+                && l.contains("plugin=\"hostile\"")),
             "{level} missing in:\n{text}"
         );
     }
-    assert!(text.contains("wasp::plugin::stdout") && text.contains("xxxxxxxx"), "{text}");
-    assert!(text.contains("wasp::plugin::stderr") && text.contains("to-stderr"), "{text}");
+    assert!(
+        text.contains("wasp::plugin::stdout") && text.contains("xxxxxxxx"),
+        "{text}"
+    );
+    assert!(
+        text.contains("wasp::plugin::stderr") && text.contains("to-stderr"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -202,8 +260,19 @@ async fn stdin_is_empty() {
 
 #[tokio::test]
 async fn input_over_max_input_is_refused_before_the_call() {
-    let p = hostile(PluginOptions::default().limits(wasp_host::Limits::default().max_input(16))).await;
+    let p =
+        hostile(PluginOptions::default().limits(wasp_host::Limits::default().max_input(16))).await;
     let err = p.call_raw("echo", &[0u8; 17]).await.unwrap_err();
-    assert!(matches!(err, Error::InputTooLarge { size: 17, limit: 16, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::InputTooLarge {
+                size: 17,
+                limit: 16,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_eq!(p.call_raw("echo", &[1u8; 16]).await.unwrap().len(), 16);
 }

@@ -8,7 +8,9 @@ use crate::{load_as, runtime};
 
 #[tokio::test]
 async fn core_module_is_adapted_and_reports_info() {
-    let p = load_as("upper", fixtures::UPPER, PluginOptions::default()).await.unwrap();
+    let p = load_as("upper", fixtures::UPPER, PluginOptions::default())
+        .await
+        .unwrap();
     assert!(p.was_adapted());
     assert_eq!(p.api_version(), ApiVersion::V0_1_0);
     assert_eq!(p.info().name, "upper");
@@ -31,7 +33,9 @@ async fn component_loads_directly() {
 
 #[tokio::test]
 async fn plugin_built_without_the_sdk_works() {
-    let p = load_as("wordcount", fixtures::WORDCOUNT, PluginOptions::default()).await.unwrap();
+    let p = load_as("wordcount", fixtures::WORDCOUNT, PluginOptions::default())
+        .await
+        .unwrap();
     let wasp_host::Json(v): wasp_host::Json<serde_json::Value> =
         p.call("count", "one two\nthree").await.unwrap();
     assert_eq!(v["words"], 3);
@@ -43,12 +47,23 @@ async fn corrupt_bytes_are_a_clear_load_error() {
     let upper = wasm_bytes(fixtures::UPPER);
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty", vec![], "empty"),
-        ("garbage", b"MZ\x90\0 definitely not wasm".to_vec(), "not a WebAssembly binary"),
+        (
+            "garbage",
+            b"MZ\x90\0 definitely not wasm".to_vec(),
+            "not a WebAssembly binary",
+        ),
         ("wat", b"(module)".to_vec(), "WebAssembly text"),
-        ("truncated", upper[..upper.len() / 2].to_vec(), "core module"),
+        (
+            "truncated",
+            upper[..upper.len() / 2].to_vec(),
+            "core module",
+        ),
     ];
     for (name, bytes, expect) in cases {
-        let err = runtime().load_bytes(name, bytes, PluginOptions::default()).await.unwrap_err();
+        let err = runtime()
+            .load_bytes(name, bytes, PluginOptions::default())
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::Load { .. }), "{name}: {err:?}");
         assert_eq!(err.exit_code(), 2);
         let text = err.to_string();
@@ -70,12 +85,18 @@ async fn mutated_bytes_never_panic() {
         seed
     };
     for round in 0..24 {
-        let mut bytes = if round % 2 == 0 { upper.clone() } else { component.clone() };
+        let mut bytes = if round % 2 == 0 {
+            upper.clone()
+        } else {
+            component.clone()
+        };
         for _ in 0..(1 + next() % 4) {
             let i = (next() as usize) % bytes.len();
             bytes[i] ^= 1 << (next() % 8);
         }
-        let r = runtime().load_bytes("mutant", bytes, PluginOptions::default()).await;
+        let r = runtime()
+            .load_bytes("mutant", bytes, PluginOptions::default())
+            .await;
         if let Err(e) = r {
             assert!(!e.to_string().is_empty());
         }
@@ -84,7 +105,9 @@ async fn mutated_bytes_never_panic() {
 
 #[tokio::test]
 async fn core_module_without_a_world_is_refused() {
-    let err = load_as("noworld", fixtures::NOWORLD, PluginOptions::default()).await.unwrap_err();
+    let err = load_as("noworld", fixtures::NOWORLD, PluginOptions::default())
+        .await
+        .unwrap_err();
     let text = err.to_string();
     assert!(text.contains("not a wasp plugin"), "{text}");
     assert!(text.contains("component-type"), "{text}");
@@ -92,9 +115,13 @@ async fn core_module_without_a_world_is_refused() {
 
 #[tokio::test]
 async fn other_api_version_is_refused_naming_both() {
-    let err = load_as("version9", fixtures::VERSION9, PluginOptions::default()).await.unwrap_err();
+    let err = load_as("version9", fixtures::VERSION9, PluginOptions::default())
+        .await
+        .unwrap_err();
     match &err {
-        Error::UnsupportedVersion { found, supported, .. } => {
+        Error::UnsupportedVersion {
+            found, supported, ..
+        } => {
             assert_eq!(found, "9.9.0");
             assert_eq!(supported, "0.1.0");
         }
@@ -106,12 +133,26 @@ async fn other_api_version_is_refused_naming_both() {
 
 #[tokio::test]
 async fn sha256_pin_is_enforced() {
-    let p = load_as("upper", fixtures::UPPER, PluginOptions::default()).await.unwrap();
+    let p = load_as("upper", fixtures::UPPER, PluginOptions::default())
+        .await
+        .unwrap();
     let mut pin = [0u8; 32];
     hex_decode(&p.sha256(), &mut pin);
-    load_as("upper", fixtures::UPPER, PluginOptions::default().sha256(pin)).await.unwrap();
+    load_as(
+        "upper",
+        fixtures::UPPER,
+        PluginOptions::default().sha256(pin),
+    )
+    .await
+    .unwrap();
     pin[0] ^= 1;
-    let err = load_as("upper", fixtures::UPPER, PluginOptions::default().sha256(pin)).await.unwrap_err();
+    let err = load_as(
+        "upper",
+        fixtures::UPPER,
+        PluginOptions::default().sha256(pin),
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("sha256"), "{err}");
 }
 
@@ -123,16 +164,22 @@ fn hex_decode(s: &str, out: &mut [u8; 32]) {
 
 #[tokio::test]
 async fn missing_file_is_an_io_error() {
-    let err = load_as("nope", "/nonexistent/nope.wasm", PluginOptions::default()).await.unwrap_err();
+    let err = load_as("nope", "/nonexistent/nope.wasm", PluginOptions::default())
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Io { .. }), "{err:?}");
     assert_eq!(err.exit_code(), 2);
 }
 
 #[tokio::test]
 async fn init_error_fails_the_load() {
-    let err = load_as("hostile", fixtures::HOSTILE, PluginOptions::default().config("fail-init", "yes"))
-        .await
-        .unwrap_err();
+    let err = load_as(
+        "hostile",
+        fixtures::HOSTILE,
+        PluginOptions::default().config("fail-init", "yes"),
+    )
+    .await
+    .unwrap_err();
     match err {
         Error::Plugin { function, code, .. } => {
             assert_eq!(function, "init");

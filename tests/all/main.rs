@@ -1,6 +1,9 @@
 //! Integration tests of wasp: every test drives real `.wasm` plugins, built from
 //! source by `tests/build.rs` (plugins/ and tests/fixtures/).
 
+// Tests fail loudly on anything unexpected.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod calls;
 mod faults;
 mod load;
@@ -22,7 +25,9 @@ pub fn runtime() -> &'static Runtime {
                 out.extend(input);
                 Ok(out)
             })
-            .host_fn("refuse", |_ctx, _input| async move { Err("refused by the host".to_string()) })
+            .host_fn("refuse", |_ctx, _input| async move {
+                Err("refused by the host".to_string())
+            })
             .build()
             .expect("runtime builds")
     })

@@ -13,7 +13,10 @@ fn ui_snapshots() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
     let bless = std::env::var_os("BLESS").is_some();
     let mut checked = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for path in entries {
         if path.extension().and_then(|e| e.to_str()) != Some("toml") {
@@ -69,7 +72,10 @@ stages = ["upper"]
     let answer: String = h.call("config", "answer").await.unwrap();
     assert_eq!(answer, "42");
     assert_eq!(h.limits().fuel_value(), 50_000_000);
-    assert_eq!(h.limits().timeout_value(), std::time::Duration::from_secs(1));
+    assert_eq!(
+        h.limits().timeout_value(),
+        std::time::Duration::from_secs(1)
+    );
     let err = plugins.get("nope").unwrap_err();
     assert!(err.to_string().contains("loaded: hostile, upper"), "{err}");
 }

@@ -31,11 +31,18 @@ enum Host {
 impl std::str::FromStr for NetGrant {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = |why: &str| format!("invalid address `{s}`: {why}; write host:port, e.g. \"127.0.0.1:8080\" or \"example.com:*\"");
+        let bad = |why: &str| {
+            format!(
+                "invalid address `{s}`: {why}; write host:port, e.g. \"127.0.0.1:8080\" or \"example.com:*\""
+            )
+        };
         let (host, port) = s.rsplit_once(':').ok_or_else(|| bad("no port"))?;
         let port = match port {
             "*" => None,
-            p => Some(p.parse::<u16>().map_err(|_| bad("the port is not a number from 0 to 65535"))?),
+            p => Some(
+                p.parse::<u16>()
+                    .map_err(|_| bad("the port is not a number from 0 to 65535"))?,
+            ),
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
@@ -44,9 +51,11 @@ impl std::str::FromStr for NetGrant {
         let host = match host.parse::<IpAddr>() {
             Ok(ip) => Host::Ip(ip),
             Err(_) => {
-                let valid = host
-                    .split('.')
-                    .all(|l| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+                let valid = host.split('.').all(|l| {
+                    !l.is_empty()
+                        && l.len() <= 63
+                        && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                });
                 if !valid || host.len() > 253 {
                     return Err(bad("the host is neither an IP address nor a DNS name"));
                 }
@@ -169,6 +178,9 @@ mod tests {
         assert!(g.matches("127.0.0.1:8080".parse().unwrap(), false).await);
         assert!(!g.matches("127.0.0.1:8081".parse().unwrap(), false).await);
         assert!(!g.matches("127.0.0.2:8080".parse().unwrap(), false).await);
-        assert!(g.matches("[::ffff:127.0.0.1]:8080".parse().unwrap(), false).await);
+        assert!(
+            g.matches("[::ffff:127.0.0.1]:8080".parse().unwrap(), false)
+                .await
+        );
     }
 }

@@ -36,7 +36,12 @@ impl OutputBudget {
                 self.0.store(0, Ordering::Relaxed);
                 return (false, ran_out);
             }
-            match self.0.compare_exchange_weak(cur, cur - want, Ordering::Relaxed, Ordering::Relaxed) {
+            match self.0.compare_exchange_weak(
+                cur,
+                cur - want,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return (true, false),
                 Err(actual) => cur = actual,
             }
@@ -142,7 +147,11 @@ impl LineWriter {
 }
 
 impl AsyncWrite for LineWriter {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.write_bytes(buf);
         Poll::Ready(Ok(buf.len()))
     }

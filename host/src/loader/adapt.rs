@@ -24,13 +24,21 @@ pub fn componentize(module: &[u8]) -> Result<Vec<u8>, String> {
         wit_component::ComponentEncoder::default()
             .validate(true)
             .module(module)
-            .and_then(|e| e.adapter("wasi_snapshot_preview1", WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER))
+            .and_then(|e| {
+                e.adapter(
+                    "wasi_snapshot_preview1",
+                    WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+                )
+            })
             .and_then(|mut e| e.encode())
             .map_err(|e| format!("cannot turn the core module into a component: {e:#}"))
     };
     // wit-component decodes the module's component-type section, which a hostile
     // file controls; a panic there is this file's error, not the host's end.
     std::panic::catch_unwind(encode).unwrap_or_else(|_| {
-        Err("cannot turn the core module into a component: its component-type section is malformed".into())
+        Err(
+            "cannot turn the core module into a component: its component-type section is malformed"
+                .into(),
+        )
     })
 }

@@ -88,7 +88,7 @@ impl<'de> serde::Deserialize<'de> for Size {
 /// ```
 pub fn format_size(bytes: u64) -> String {
     for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] {
-        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
             return format!("{}{unit}", bytes >> shift);
         }
     }
@@ -166,7 +166,7 @@ impl<'de> serde::Deserialize<'de> for Dur {
 /// ```
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms >= 1000 && ms % 1000 == 0 {
+    if ms >= 1000 && ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else if ms > 0 {
         format!("{ms}ms")
@@ -184,7 +184,16 @@ mod tests {
         assert_eq!("1KiB".parse::<Size>().unwrap().0, 1024);
         assert_eq!("1_024".parse::<Size>().unwrap().0, 1024);
         assert_eq!(" 2 GiB ".parse::<Size>().unwrap().0, 2 << 30);
-        for bad in ["", "MiB", "1.5MiB", "-1MiB", "64mb", "64MB", "1TiB", "99999999999999GiB"] {
+        for bad in [
+            "",
+            "MiB",
+            "1.5MiB",
+            "-1MiB",
+            "64mb",
+            "64MB",
+            "1TiB",
+            "99999999999999GiB",
+        ] {
             assert!(bad.parse::<Size>().is_err(), "{bad}");
         }
     }
