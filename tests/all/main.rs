@@ -6,6 +6,7 @@
 
 mod calls;
 mod faults;
+mod isolation;
 mod load;
 mod manifest;
 
