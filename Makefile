@@ -3,7 +3,9 @@ CARGO ?= cargo
 WASM_TARGET := wasm32-wasip1
 # Guest code has its own target dir: a nested cargo must not share the outer lock.
 WASM_DIR := target/wasm
-GUEST_WORKSPACES := plugins/Cargo.toml tests/fixtures/Cargo.toml
+# Guest sources are outside the root workspace; cargo fmt --all would follow their
+# path dependencies back into it, so rustfmt gets the files directly.
+GUEST_SOURCES = $(shell find plugins tests/fixtures -name '*.rs' -not -path '*/target/*')
 
 .PHONY: run test bench fmt lint plugins wasm-target doc
 
@@ -30,11 +32,11 @@ bench: plugins
 
 fmt:
 	$(CARGO) fmt --all
-	@for m in $(GUEST_WORKSPACES); do $(CARGO) fmt --all --manifest-path $$m; done
+	rustfmt --edition 2024 $(GUEST_SOURCES)
 
 lint: wasm-target
 	$(CARGO) fmt --all -- --check
-	@for m in $(GUEST_WORKSPACES); do $(CARGO) fmt --all --manifest-path $$m -- --check; done
+	rustfmt --edition 2024 --check $(GUEST_SOURCES)
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 doc:

@@ -77,14 +77,24 @@ async fn corrupt_bytes_are_a_clear_load_error() {
 async fn mutated_bytes_never_panic() {
     let upper = wasm_bytes(fixtures::UPPER);
     let component = componentize(&upper).unwrap();
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    // `make test` runs a bounded number; WASP_FUZZ_ROUNDS=N runs more (and
+    // WASP_FUZZ_SEED another sequence) when hunting.
+    let rounds: u64 = std::env::var("WASP_FUZZ_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(24);
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15
+        ^ std::env::var("WASP_FUZZ_SEED")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
     let mut next = move || {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
         seed
     };
-    for round in 0..24 {
+    for round in 0..rounds {
         let mut bytes = if round % 2 == 0 {
             upper.clone()
         } else {

@@ -1,0 +1,158 @@
+//! What [`plugin!`](crate::plugin) and [`#[plugin_fn]`](macro@crate::plugin_fn)
+//! expand to (documentation only; this module is empty).
+//!
+//! Knowing the expansion helps to read compile errors and to write a plugin without
+//! the SDK (any component of the `wasp:plugin` world works, see
+//! `plugins/wordcount` in the repository for one made with plain wit-bindgen).
+//!
+//! # Input
+//!
+//! ```text
+//! use wasp_sdk::{plugin, plugin_fn, Error};
+//!
+//! plugin!(functions = [upper, shout]);
+//!
+//! #[plugin_fn]
+//! fn upper(input: String) -> String { input.to_uppercase() }
+//!
+//! #[plugin_fn]
+//! fn shout(input: String) -> Result<String, Error> {
+//!     if input.is_empty() { return Err(Error::new("empty", "nothing to shout")); }
+//!     Ok(format!("{}!", input.to_uppercase()))
+//! }
+//! ```
+//!
+//! # Expansion
+//!
+//! The code below is that expansion, tidied up and compiled as a test; the items in
+//! `wasp_sdk::__private` that it names are hidden from these docs and may change in
+//! any release, so never write them by hand.
+//!
+//! ```standalone_crate
+//! use wasp_sdk::Error;
+//!
+//! // ---- #[plugin_fn] fn upper ------------------------------------------------------
+//! // The function, unchanged:
+//! fn upper(input: String) -> String { input.to_uppercase() }
+//!
+//! // Beside it, a hidden constant named after it, with the same visibility. `plugin!`
+//! // refers to it, which is why a listed function without `#[plugin_fn]` fails with
+//! // "cannot find value `__wasp_plugin_fn_upper`".
+//! #[doc(hidden)]
+//! #[allow(non_upper_case_globals)]
+//! const __wasp_plugin_fn_upper: ::wasp_sdk::__private::Function =
+//!     ::wasp_sdk::__private::Function {
+//!         name: "upper", // or the `name = "..."` option
+//!         call: {
+//!             fn __wasp_wrapper(
+//!                 input: ::std::vec::Vec<u8>,
+//!             ) -> ::core::result::Result<::std::vec::Vec<u8>, ::wasp_sdk::Error> {
+//!                 // `decode` is `String::from_bytes`, its error turned into
+//!                 // Error::new("bad-input", "function `upper`: cannot decode input: …");
+//!                 // `encode` is `IntoBytes::into_bytes`, its error turned into "bad-output".
+//!                 ::wasp_sdk::__private::encode(
+//!                     "upper",
+//!                     upper(::wasp_sdk::__private::decode::<String>("upper", input)?),
+//!                 )
+//!             }
+//!             __wasp_wrapper
+//!         },
+//!     };
+//!
+//! // ---- #[plugin_fn] fn shout: the return type ends in `Result`, so it is fallible --
+//! fn shout(input: String) -> Result<String, Error> {
+//!     if input.is_empty() { return Err(Error::new("empty", "nothing to shout")); }
+//!     Ok(format!("{}!", input.to_uppercase()))
+//! }
+//!
+//! #[doc(hidden)]
+//! #[allow(non_upper_case_globals)]
+//! const __wasp_plugin_fn_shout: ::wasp_sdk::__private::Function =
+//!     ::wasp_sdk::__private::Function {
+//!         name: "shout",
+//!         call: {
+//!             fn __wasp_wrapper(
+//!                 input: ::std::vec::Vec<u8>,
+//!             ) -> ::core::result::Result<::std::vec::Vec<u8>, ::wasp_sdk::Error> {
+//!                 match shout(::wasp_sdk::__private::decode::<String>("shout", input)?) {
+//!                     ::core::result::Result::Ok(output) => {
+//!                         ::wasp_sdk::__private::encode("shout", output)
+//!                     }
+//!                     ::core::result::Result::Err(error) => ::core::result::Result::Err(
+//!                         ::core::convert::Into::<::wasp_sdk::Error>::into(error),
+//!                     ),
+//!                 }
+//!             }
+//!             __wasp_wrapper
+//!         },
+//!     };
+//!
+//! // ---- plugin!(functions = [upper, shout]) ------------------------------------------
+//! const _: () = {
+//!     // With `init = setup`, this also holds
+//!     // fn __wasp_init() -> Result<(), Error> { setup().map_err(Into::into) }
+//!     // and `init` below is `Some(__wasp_init)`.
+//!
+//!     const __WASP_FUNCTIONS: &[::wasp_sdk::__private::Function] =
+//!         &[__wasp_plugin_fn_upper, __wasp_plugin_fn_shout];
+//!     // Two functions with one name are a compile-time error.
+//!     const _: () = ::core::assert!(
+//!         ::wasp_sdk::__private::names_are_unique(__WASP_FUNCTIONS),
+//!         "two functions listed in `plugin!` have the same name",
+//!     );
+//!
+//!     static __WASP_PLUGIN: ::wasp_sdk::__private::Plugin = ::wasp_sdk::__private::Plugin {
+//!         name: ::core::env!("CARGO_PKG_NAME"),
+//!         version: ::core::env!("CARGO_PKG_VERSION"),
+//!         description: ::core::env!("CARGO_PKG_DESCRIPTION"),
+//!         init: ::core::option::Option::None,
+//!         functions: __WASP_FUNCTIONS,
+//!     };
+//!
+//!     // wit-bindgen's `Guest` trait for the `guest` interface of the world. Each
+//!     // `export_*` first installs the panic hook (once), then:
+//!     struct __WaspPlugin;
+//!     use ::wasp_sdk::__private::bindings::exports::wasp::plugin::guest as guest;
+//!     impl guest::Guest for __WaspPlugin {
+//!         // name, version, description, function names in listed order
+//!         fn info() -> guest::PluginInfo {
+//!             ::wasp_sdk::__private::export_info(&__WASP_PLUGIN)
+//!         }
+//!         // runs the `init` function, if any
+//!         fn init() -> ::core::result::Result<(), guest::PluginError> {
+//!             ::wasp_sdk::__private::export_init(&__WASP_PLUGIN)
+//!         }
+//!         // finds the function by name (else "unknown-function") and runs its wrapper
+//!         fn call(
+//!             function: ::std::string::String,
+//!             input: ::std::vec::Vec<u8>,
+//!         ) -> ::core::result::Result<::std::vec::Vec<u8>, guest::PluginError> {
+//!             ::wasp_sdk::__private::export_call(&__WASP_PLUGIN, &function, input)
+//!         }
+//!     }
+//!
+//!     // wit-bindgen's export macro: the `extern "C"` functions named
+//!     // `wasp:plugin/guest@0.1.0#info` (…#init, …#call, and their `cabi_post_`
+//!     // cleanups) that the component model calls, and the `component-type` custom
+//!     // section that describes the world. Its `unsafe` stays inside the macro: a plugin
+//!     // builds under `#![forbid(unsafe_code)]`.
+//!     ::wasp_sdk::__private::bindings::export!(
+//!         __WaspPlugin with_types_in ::wasp_sdk::__private::bindings
+//!     );
+//! };
+//! # fn main() { assert_eq!(upper("a".into()), "A"); assert!(shout(String::new()).is_err()); }
+//! ```
+//!
+//! # The panic hook
+//!
+//! Installed by the first `info`, `init` or `call`, it replaces Rust's default hook
+//! (which would print to stderr) with one that calls the host's `log` at level error
+//! with exactly
+//!
+//! ```text
+//! panicked at src/lib.rs:12:5: the message
+//! ```
+//!
+//! (`panicked at {file}:{line}:{column}: {message}`). Plugins are built with
+//! `panic = "abort"` (wasm32-wasip1 cannot unwind anyway), so the instance then traps;
+//! the host reports the fault with that line and never reuses the instance.
