@@ -446,3 +446,101 @@ fn new_scaffolds_a_plugin_that_builds_and_runs() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn pipeline_dead_letters_exactly_the_poisoned_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = write_manifest(
+        dir.path(),
+        &format!(
+            "[plugins.hostile]\npath = \"{}\"\nlimits = {{ timeout = \"300ms\", memory = \"16MiB\", fuel = 100_000_000_000_000 }}\n\
+             [plugins.upper]\npath = \"{}\"\nconfig = {{ field = \"name\" }}\n\
+             [pipeline]\nstages = [\"hostile\", \"upper\"]\n",
+            fixtures::HOSTILE,
+            fixtures::UPPER
+        ),
+    );
+    let poison = ["panic", "spin", "alloc", "exit", "fail", "panic", "alloc"];
+    let mut input = String::new();
+    let mut poisoned = std::collections::BTreeSet::new();
+    for id in 0..1000 {
+        if id % 137 == 5 {
+            let kind = poison[poisoned.len() % poison.len()];
+            poisoned.insert(id);
+            input.push_str(&format!(
+                "{{\"id\":{id},\"name\":\"e{id}\",\"poison\":\"{kind}\"}}\n"
+            ));
+        } else {
+            input.push_str(&format!("{{\"id\":{id},\"name\":\"e{id}\"}}\n"));
+        }
+    }
+    let dead = dir.path().join("dead.jsonl");
+    let out = wasp()
+        .args([
+            "run",
+            "-m",
+            m.to_str().unwrap(),
+            "--dead-letter",
+            dead.to_str().unwrap(),
+        ])
+        .write_stdin(input)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let ids: Vec<u64> = stdout
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            assert_eq!(v["name"], format!("E{}", v["id"]));
+            v["id"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1000 - poisoned.len());
+    assert!(ids.iter().all(|id| !poisoned.contains(id)));
+    let letters: Vec<serde_json::Value> = std::fs::read_to_string(&dead)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let dead_ids: std::collections::BTreeSet<u64> = letters
+        .iter()
+        .map(|l| l["event"]["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(dead_ids, poisoned);
+    let kinds: Vec<&str> = letters
+        .iter()
+        .map(|l| l["kind"].as_str().unwrap())
+        .collect();
+    for k in [
+        "fault:panic",
+        "fault:timeout",
+        "fault:memory-limit",
+        "fault:exit",
+        "plugin-error",
+    ] {
+        assert!(kinds.contains(&k), "{k} missing in {kinds:?}");
+    }
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("memory-limit=2") && stderr.contains("panic=3"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn output_too_large_is_exit_3() {
+    let out = wasp()
+        .args([
+            "call",
+            fixtures::HOSTILE,
+            "big-output",
+            &(17u64 << 20).to_string(),
+        ])
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    assert!(one_error_line(&out.stderr).contains("output too large"));
+}
