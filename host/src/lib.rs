@@ -40,6 +40,7 @@
 mod capability;
 mod error;
 mod host_api;
+mod kv;
 mod limits;
 pub mod loader;
 pub mod manifest;
