@@ -25,6 +25,19 @@ pub(crate) async fn run(a: Args) -> CliResult {
         let plugin = runtime
             .load_file_as(name, entry.path(), entry.options().clone())
             .await?;
+        let grants = entry.options().grants_value();
+        let no_network = grants.network_value().is_empty() && grants.listen_value().is_empty();
+        for import in plugin
+            .imports()
+            .iter()
+            .filter(|i| i.starts_with("wasi:sockets/"))
+        {
+            if no_network {
+                eprintln!(
+                    "warning: {file}: plugin '{name}' imports {import} but is granted no network or listen address: its socket calls will fail at run time"
+                );
+            }
+        }
         let info = plugin.info();
         println!(
             "ok: {name}: {} {} (wasp:plugin@{}), functions: {}",

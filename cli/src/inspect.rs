@@ -73,6 +73,7 @@ pub(crate) async fn run(a: Args) -> CliResult {
             "kind": if kind == "component" { "component" } else { "core-module" },
             "sha256": plugin.as_ref().map(|p| p.sha256()),
             "api_version": declared,
+            "sdk_version": shape.sdk_version,
             "supported": supported,
             "supported_versions": SUPPORTED_VERSIONS,
             "info": info,
@@ -105,6 +106,13 @@ pub(crate) async fn run(a: Args) -> CliResult {
             ),
             None => println!("api:          none (not a wasp plugin)"),
         }
+        println!(
+            "sdk:          {}",
+            match &shape.sdk_version {
+                Some(v) => format!("wasp-sdk {v}"),
+                None => "not recorded (built without wasp-sdk, or with wasp-sdk 0.1)".to_string(),
+            }
+        );
         if let Some(p) = &plugin {
             let i = p.info();
             println!("name:         {}", i.name);

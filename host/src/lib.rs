@@ -58,8 +58,8 @@ pub use limits::Limits;
 pub use metrics::PluginStats;
 pub use plugin::{DEFAULT_MAX_INSTANCES, InstanceMode, Plugin, PluginInfo, PluginOptions};
 pub use registry::Plugins;
-pub use runtime::{DEFAULT_EPOCH_TICK, Runtime, RuntimeBuilder};
-pub use version::{ApiVersion, ComponentShape, SUPPORTED_VERSIONS};
+pub use runtime::{DEFAULT_EPOCH_TICK, DEFAULT_KV_QUOTA, Runtime, RuntimeBuilder};
+pub use version::{ApiVersion, ComponentShape, SDK_SECTION, SUPPORTED_VERSIONS};
 pub use wasp_codec::{Bincode, CodecError, FromBytes, IntoBytes, Json};
 
 /// The README's code blocks, compiled as doctests so they cannot rot.

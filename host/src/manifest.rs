@@ -470,9 +470,6 @@ impl Validator<'_> {
         };
         let (state, watch) = match raw.runtime {
             Some(r) => {
-                if r.state.is_some() {
-                    not_enforced.push("runtime.state".to_string());
-                }
                 if r.watch == Some(true) {
                     not_enforced.push("runtime.watch".to_string());
                 }
@@ -730,16 +727,20 @@ impl Validator<'_> {
             }
             out.host_functions.push(h.into_inner());
         }
-        if let Some(kv) = g.kv {
+        if let Some(kv) = &g.kv {
             out.kv = *kv.get_ref();
-            if out.kv {
-                not_enforced.push(format!("{key}.kv"));
-            }
         }
         if let Some(q) = g.kv_quota {
+            if !out.kv {
+                return self.err(
+                    q.span(),
+                    &format!("{key}.kv-quota"),
+                    "kv-quota is set but kv is not granted; add `kv = true`",
+                );
+            }
             out.kv_quota = Some(q.get_ref().bytes());
-            not_enforced.push(format!("{key}.kv-quota"));
         }
+        let _ = not_enforced;
         Ok(out)
     }
 }
@@ -903,7 +904,10 @@ stages = ["upper"]
 
     #[test]
     fn unenforced_keys_are_listed() {
-        let m = parse("[plugins.a]\npath = \"Cargo.toml\"\ngrants = { kv = true }\n").unwrap();
-        assert_eq!(m.not_enforced(), ["plugins.a.grants.kv"]);
+        let m = parse(
+            "[runtime]\nwatch = true\n[plugins.a]\npath = \"Cargo.toml\"\ngrants = { kv = true }\n",
+        )
+        .unwrap();
+        assert_eq!(m.not_enforced(), ["runtime.watch"]);
     }
 }

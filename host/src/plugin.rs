@@ -254,6 +254,7 @@ pub(crate) struct PluginInner {
     pub(crate) sha256: [u8; 32],
     pub(crate) adapted: bool,
     pub(crate) imports: Vec<String>,
+    pub(crate) sdk_version: Option<String>,
     pub(crate) pool: Pool,
     pub(crate) metrics: Arc<Metrics>,
 }
@@ -329,6 +330,16 @@ impl Plugin {
     /// ```
     pub fn imports(&self) -> &[String] {
         &self.inner.imports
+    }
+
+    /// The wasp-sdk version the plugin was built with, if it says (wasp-sdk 0.2
+    /// and later record it in a `wasp-sdk` custom section).
+    ///
+    /// ```no_run
+    /// # fn f(p: wasp_host::Plugin) { println!("{:?}", p.sdk_version()); }
+    /// ```
+    pub fn sdk_version(&self) -> Option<&str> {
+        self.inner.sdk_version.as_deref()
     }
 
     /// The plugin's limits.
@@ -433,6 +444,28 @@ impl Plugin {
         result
     }
 
+    /// Bytes the plugin holds in its kv namespace (keys plus values), or `None`
+    /// when it is not granted `kv`.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    ///
+    /// ```no_run
+    /// # async fn f(p: wasp_host::Plugin) -> wasp_host::Result<()> {
+    /// if let Some(bytes) = p.kv_usage().await? { println!("{bytes} bytes in kv"); }
+    /// # Ok(()) }
+    /// ```
+    pub async fn kv_usage(&self) -> Result<Option<u64>> {
+        let Some(kv) = self.inner.pool.shared.kv.clone() else {
+            return Ok(None);
+        };
+        tokio::task::spawn_blocking(move || kv.store.usage(&kv.namespace))
+            .await
+            .map_err(|e| Error::Runtime(format!("kv: the store task failed: {e}")))?
+            .map(Some)
+            .map_err(|e| Error::Runtime(format!("kv: {e}")))
+    }
+
     /// A snapshot of the plugin's counters and latencies.
     ///
     /// ```no_run
@@ -448,9 +481,9 @@ impl Plugin {
         self.inner.metrics.snapshot(quarantined)
     }
 
-    /// Drops the plugin's idle instances (busy ones finish their call first, then
-    /// are dropped with the last clone of this handle).
-    pub(crate) fn close(&self) {
-        self.inner.pool.clear();
+    /// Calls `shutdown` on the plugin's idle instances and drops them; calls in
+    /// flight finish, and their instances are dropped after them.
+    pub(crate) async fn close(&self) {
+        self.inner.pool.close().await;
     }
 }

@@ -17,7 +17,7 @@ use crate::limits::{Limiter, Limits, TrapContext, classify};
 use crate::metrics::Metrics;
 use crate::plugin::{InstanceMode, PluginInfo};
 use crate::state::{SharedState, StoreState};
-use crate::version::since_v0_1_0 as v0_1_0;
+use crate::version::{since_v0_1_0 as v0_1_0, since_v0_2_0 as v0_2_0};
 
 /// Bytes of stdout + stderr + log one call may produce before the rest is dropped.
 const OUTPUT_BUDGET: u64 = 1 << 20;
@@ -25,10 +25,12 @@ const OUTPUT_BUDGET: u64 = 1 << 20;
 /// A version's pre-linked component, ready to instantiate.
 pub(crate) enum Pre {
     V0_1_0(v0_1_0::PluginPre<StoreState>),
+    V0_2_0(v0_2_0::PluginPre<StoreState>),
 }
 
 enum Bindings {
     V0_1_0(v0_1_0::Plugin),
+    V0_2_0(v0_2_0::Plugin),
 }
 
 /// One instance of a plugin and its store.
@@ -48,6 +50,19 @@ impl Instance {
                 .call_info(&mut self.store)
                 .await?
                 .into()),
+            Bindings::V0_2_0(b) => Ok(b
+                .wasp_plugin_guest()
+                .call_info(&mut self.store)
+                .await?
+                .into()),
+        }
+    }
+
+    /// `shutdown` (0.2.0 and later; a no-op for 0.1.0 plugins).
+    async fn shutdown(&mut self) -> wasmtime::Result<()> {
+        match &self.bindings {
+            Bindings::V0_1_0(_) => Ok(()),
+            Bindings::V0_2_0(b) => b.wasp_plugin_guest().call_shutdown(&mut self.store).await,
         }
     }
 
@@ -58,6 +73,11 @@ impl Instance {
                 .call_init(&mut self.store)
                 .await?
                 .map_err(v0_1_0::plugin_error)),
+            Bindings::V0_2_0(b) => Ok(b
+                .wasp_plugin_guest()
+                .call_init(&mut self.store)
+                .await?
+                .map_err(v0_2_0::plugin_error)),
         }
     }
 
@@ -68,6 +88,11 @@ impl Instance {
                 .call_call(&mut self.store, function, input)
                 .await?
                 .map_err(v0_1_0::plugin_error)),
+            Bindings::V0_2_0(b) => Ok(b
+                .wasp_plugin_guest()
+                .call_call(&mut self.store, function, input)
+                .await?
+                .map_err(v0_2_0::plugin_error)),
         }
     }
 
@@ -111,6 +136,8 @@ pub(crate) struct Pool {
     pub(crate) metrics: Arc<Metrics>,
     idle: Mutex<Vec<Instance>>,
     permits: Arc<Semaphore>,
+    /// Set on unload: instances are no longer kept.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 /// What a pool is made from.
@@ -156,6 +183,7 @@ impl Pool {
             metrics,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(max_instances as usize)),
+            closed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -225,32 +253,37 @@ impl Pool {
         let _ = store.set_fuel(self.limits.fuel);
         store.set_epoch_deadline(1);
         let deadline = store.data().deadline;
-        let bindings = match &self.pre {
+        let instantiated = match &self.pre {
             Pre::V0_1_0(pre) => {
-                let r = tokio::time::timeout_at(deadline.into(), pre.instantiate_async(&mut store))
-                    .await;
-                match r {
-                    Ok(Ok(b)) => Bindings::V0_1_0(b),
-                    Ok(Err(e)) => {
-                        let refused = store.data().limiter.refused;
-                        let fault = if refused {
-                            Fault::MemoryLimit {
-                                limit: self.limits.memory,
-                            }
-                        } else {
-                            classify(&e, &self.limits, TrapContext::default())
-                        };
-                        return Err(self.fault("instantiate", fault));
+                tokio::time::timeout_at(deadline.into(), pre.instantiate_async(&mut store))
+                    .await
+                    .map(|r| r.map(Bindings::V0_1_0))
+            }
+            Pre::V0_2_0(pre) => {
+                tokio::time::timeout_at(deadline.into(), pre.instantiate_async(&mut store))
+                    .await
+                    .map(|r| r.map(Bindings::V0_2_0))
+            }
+        };
+        let bindings = match instantiated {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) => {
+                let fault = if store.data().limiter.refused {
+                    Fault::MemoryLimit {
+                        limit: self.limits.memory,
                     }
-                    Err(_) => {
-                        return Err(self.fault(
-                            "instantiate",
-                            Fault::Timeout {
-                                limit: self.limits.timeout,
-                            },
-                        ));
-                    }
-                }
+                } else {
+                    classify(&e, &self.limits, TrapContext::default())
+                };
+                return Err(self.fault("instantiate", fault));
+            }
+            Err(_) => {
+                return Err(self.fault(
+                    "instantiate",
+                    Fault::Timeout {
+                        limit: self.limits.timeout,
+                    },
+                ));
             }
         };
         let mut inst = Instance { store, bindings };
@@ -279,7 +312,7 @@ impl Pool {
 
     /// Puts a healthy instance back (or drops it, for `per-call` plugins).
     pub(crate) fn put_back(&self, inst: Instance) {
-        if self.mode == InstanceMode::PerCall {
+        if self.mode == InstanceMode::PerCall || self.closed.load(Ordering::Relaxed) {
             self.metrics.instances.fetch_sub(1, Ordering::Relaxed);
             return;
         }
@@ -354,16 +387,16 @@ impl Pool {
         }
     }
 
-    /// Drops every idle instance (used on unload).
-    pub(crate) fn clear(&self) {
-        let n = {
-            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-            let n = idle.len();
-            idle.clear();
-            n
-        };
-        self.metrics
-            .instances
-            .fetch_sub(n as u64, Ordering::Relaxed);
+    /// Calls `shutdown` on every idle instance (under the limits) and drops them;
+    /// instances busy now are dropped when their call ends (without `shutdown`).
+    pub(crate) async fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
+        for mut inst in idle {
+            if let Err(fault) = self.guarded(&mut inst, async |i| i.shutdown().await).await {
+                tracing::warn!(target: "wasp::fault", plugin = %self.name, "shutdown faulted: {fault}");
+            }
+            self.metrics.instances.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }

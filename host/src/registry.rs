@@ -66,20 +66,23 @@ impl Plugins {
         })
     }
 
-    /// Removes a plugin; its idle instances are dropped now, calls in flight
-    /// finish first.
+    /// Removes a plugin: its idle instances get `shutdown` (0.2.0 plugins, under
+    /// the plugin's timeout) and are dropped; calls in flight finish first, and
+    /// their instances are dropped after them.
     ///
     /// ```
-    /// assert!(wasp_host::Plugins::new().unload("x").is_none());
+    /// # async fn f() {
+    /// assert!(wasp_host::Plugins::new().unload("x").await.is_none());
+    /// # }
     /// ```
-    pub fn unload(&self, name: &str) -> Option<Plugin> {
+    pub async fn unload(&self, name: &str) -> Option<Plugin> {
         let removed = self
             .map
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(name);
         if let Some(p) = &removed {
-            p.close();
+            p.close().await;
         }
         removed
     }

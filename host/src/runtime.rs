@@ -12,18 +12,22 @@ use wasmtime::{Config, Engine};
 
 use crate::capability::{HostFn, HostFnContext, HostFns};
 use crate::error::{Error, Result};
+use crate::kv::KvStore;
 use crate::loader;
 use crate::manifest::Manifest;
 use crate::metrics::Metrics;
 use crate::plugin::{Plugin, PluginInner, PluginOptions};
 use crate::pool::{Pool, PoolSpec, Pre};
 use crate::registry::Plugins;
-use crate::state::{SharedState, StoreState};
-use crate::version::{ApiVersion, since_v0_1_0 as v0_1_0};
+use crate::state::{KvAccess, SharedState, StoreState};
+use crate::version::{ApiVersion, since_v0_1_0 as v0_1_0, since_v0_2_0 as v0_2_0};
 
 /// How often the epoch ticks: the granularity of timeouts, and how often a
 /// spinning plugin yields to other tasks.
 pub const DEFAULT_EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// `kv-quota` of a plugin granted `kv = true` without one: 10 MiB.
+pub const DEFAULT_KV_QUOTA: u64 = 10 << 20;
 
 /// Builds a [`Runtime`]. [`RuntimeBuilder::build`] is its one fallible step.
 ///
@@ -38,6 +42,7 @@ pub const DEFAULT_EPOCH_TICK: Duration = Duration::from_millis(10);
 #[derive(Debug)]
 pub struct RuntimeBuilder {
     host_fns: BTreeMap<String, HostFn>,
+    state: Option<std::path::PathBuf>,
     epoch_tick: Duration,
     duplicate: Option<String>,
 }
@@ -77,8 +82,21 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Builds the engine, links every supported version and starts the epoch
-    /// ticker.
+    /// The file of the key-value store that plugins granted `kv = true` use
+    /// (a redb database, created if missing). Default: in memory, gone when the
+    /// runtime is dropped.
+    ///
+    /// ```no_run
+    /// let rt = wasp_host::Runtime::builder().state("wasp-state.db").build()?;
+    /// # Ok::<(), wasp_host::Error>(())
+    /// ```
+    pub fn state(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.state = Some(path.into());
+        self
+    }
+
+    /// Builds the engine, links every supported version, opens the kv store and
+    /// starts the epoch ticker.
     ///
     /// # Errors
     /// A host function registered twice, a zero epoch tick, or a wasmtime
@@ -114,6 +132,19 @@ impl RuntimeBuilder {
             .map_err(|e| Error::Runtime(format!("linking WASI: {e:#}")))?;
         v0_1_0::Plugin::add_to_linker::<_, HasSelf<StoreState>>(&mut linker, |s| s)
             .map_err(|e| Error::Runtime(format!("linking wasp:plugin@0.1.0: {e:#}")))?;
+        v0_2_0::Plugin::add_to_linker::<_, HasSelf<StoreState>>(&mut linker, |s| s)
+            .map_err(|e| Error::Runtime(format!("linking wasp:plugin@0.2.0: {e:#}")))?;
+
+        let kv = match &self.state {
+            Some(path) => KvStore::open(path).map_err(|e| {
+                Error::Runtime(format!(
+                    "cannot open the state database {}: {e}",
+                    path.display()
+                ))
+            })?,
+            None => KvStore::in_memory()
+                .map_err(|e| Error::Runtime(format!("cannot create the in-memory state: {e}")))?,
+        };
 
         start_ticker(&engine, self.epoch_tick);
         Ok(Runtime {
@@ -121,6 +152,8 @@ impl RuntimeBuilder {
                 engine,
                 linker,
                 host_fns: HostFns(Arc::new(self.host_fns)),
+                kv,
+                state: self.state,
             }),
         })
     }
@@ -166,6 +199,8 @@ struct RuntimeInner {
     engine: Engine,
     linker: Linker<StoreState>,
     host_fns: HostFns,
+    kv: KvStore,
+    state: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -188,6 +223,7 @@ impl Runtime {
             host_fns: BTreeMap::new(),
             epoch_tick: DEFAULT_EPOCH_TICK,
             duplicate: None,
+            state: None,
         }
     }
 
@@ -291,12 +327,25 @@ impl Runtime {
                     )
                 })?)
             }
+            ApiVersion::V0_2_0 => {
+                Pre::V0_2_0(v0_2_0::PluginPre::new(instance_pre).map_err(|e| {
+                    Error::load(
+                        name,
+                        format!("its exports do not match wasp:plugin@0.2.0: {e:#}"),
+                    )
+                })?)
+            }
         };
         let metrics = Arc::new(Metrics::new());
         let shared = Arc::new(SharedState {
             config: options.config.clone(),
             host_fns: rt.host_fns.clone(),
             granted_host_fns: grants.host_functions.clone(),
+            kv: grants.kv.then(|| KvAccess {
+                store: rt.kv.clone(),
+                namespace: name.to_string(),
+                quota: grants.kv_quota.unwrap_or(DEFAULT_KV_QUOTA),
+            }),
         });
         let name_arc: Arc<str> = Arc::from(name);
         let pool = Pool::new(PoolSpec {
@@ -320,6 +369,7 @@ impl Runtime {
             sha256: compiled.sha256,
             adapted: compiled.adapted,
             imports: compiled.shape.imports,
+            sdk_version: compiled.shape.sdk_version,
             pool,
             metrics,
         })
@@ -363,6 +413,17 @@ impl Runtime {
     /// # Ok(()) }
     /// ```
     pub async fn load(&self, manifest: &Manifest) -> Result<Plugins> {
+        if let Some(state) = manifest.state()
+            && self.inner.state.as_deref() != Some(state)
+        {
+            tracing::warn!(
+                target: "wasp::manifest",
+                "{}: [runtime] state = {} is not the store of this runtime ({}); build the Runtime with RuntimeBuilder::state to use it",
+                manifest.file().display(),
+                state.display(),
+                self.inner.state.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "in memory".into())
+            );
+        }
         for key in manifest.not_enforced() {
             tracing::warn!(
                 target: "wasp::manifest",

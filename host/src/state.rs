@@ -32,6 +32,25 @@ pub(crate) struct SharedState {
     pub(crate) config: BTreeMap<String, String>,
     pub(crate) host_fns: HostFns,
     pub(crate) granted_host_fns: Vec<String>,
+    /// The plugin's kv namespace, when `kv = true` is granted.
+    pub(crate) kv: Option<KvAccess>,
+}
+
+/// A plugin's access to the runtime's kv store.
+#[derive(Clone)]
+pub(crate) struct KvAccess {
+    pub(crate) store: crate::kv::KvStore,
+    pub(crate) namespace: String,
+    pub(crate) quota: u64,
+}
+
+impl std::fmt::Debug for KvAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KvAccess")
+            .field("namespace", &self.namespace)
+            .field("quota", &self.quota)
+            .finish()
+    }
 }
 
 impl WasiView for StoreState {

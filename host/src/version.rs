@@ -7,15 +7,19 @@
 //! matches on versions.
 
 pub(crate) mod since_v0_1_0;
+pub(crate) mod since_v0_2_0;
 
 use std::fmt;
+
+/// The custom section in which wasp-sdk records its version.
+pub const SDK_SECTION: &str = "wasp-sdk";
 
 /// The `wasp:plugin` versions this host can load.
 ///
 /// ```
 /// assert!(wasp_host::SUPPORTED_VERSIONS.contains(&"0.1.0"));
 /// ```
-pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0"];
+pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
 
 /// A supported `wasp:plugin` API version.
 ///
@@ -27,12 +31,15 @@ pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0"];
 pub enum ApiVersion {
     /// `wasp:plugin@0.1.0`.
     V0_1_0,
+    /// `wasp:plugin@0.2.0`: adds `kv`, `shutdown` and structured log fields.
+    V0_2_0,
 }
 
 impl fmt::Display for ApiVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ApiVersion::V0_1_0 => f.write_str("0.1.0"),
+            ApiVersion::V0_2_0 => f.write_str("0.2.0"),
         }
     }
 }
@@ -50,6 +57,9 @@ pub struct ComponentShape {
     pub imports: Vec<String>,
     /// Top-level export names (`wasp:plugin/guest@0.1.0`).
     pub exports: Vec<String>,
+    /// The wasp-sdk version the plugin was built with (its `wasp-sdk` custom
+    /// section, at any depth), if it was built with wasp-sdk 0.2 or later.
+    pub sdk_version: Option<String>,
 }
 
 impl ComponentShape {
@@ -82,6 +92,13 @@ impl ComponentShape {
                         shape.exports.push(export.name.name.to_string());
                     }
                 }
+                Payload::CustomSection(c)
+                    if c.name() == SDK_SECTION && shape.sdk_version.is_none() =>
+                {
+                    let text = String::from_utf8_lossy(c.data());
+                    let text: String = text.trim().chars().take(64).collect();
+                    shape.sdk_version = Some(text);
+                }
                 _ => {}
             }
         }
@@ -93,7 +110,7 @@ impl ComponentShape {
     /// ```
     /// let shape = wasp_host::ComponentShape {
     ///     imports: vec!["wasi:cli/stdout@0.2.6".into(), "wasp:plugin/host@0.1.0".into()],
-    ///     exports: vec![],
+    ///     ..Default::default()
     /// };
     /// assert_eq!(shape.wasi_imports(), ["wasi:cli/stdout@0.2.6"]);
     /// ```
@@ -112,8 +129,8 @@ impl ComponentShape {
     ///
     /// ```
     /// let shape = wasp_host::ComponentShape {
-    ///     imports: vec![],
     ///     exports: vec!["wasp:plugin/guest@0.1.0".into()],
+    ///     ..Default::default()
     /// };
     /// assert_eq!(shape.declared_version(), Some("0.1.0"));
     /// ```
@@ -128,10 +145,10 @@ impl ComponentShape {
         let Some(found) = self.declared_version() else {
             let unversioned = self.exports.iter().any(|e| e == "wasp:plugin/guest");
             let reason = if unversioned {
-                "it exports wasp:plugin/guest without a version; build it against wit/plugin.wit, which declares `package wasp:plugin@0.1.0`".to_string()
+                "it exports wasp:plugin/guest without a version; build it against wit/v0.2.0/plugin.wit, which declares `package wasp:plugin@0.2.0`".to_string()
             } else {
                 format!(
-                    "it is not a wasp plugin: it exports no `wasp:plugin/guest` interface (exports: {}); build it with wasp-sdk, or with wit-bindgen against wit/plugin.wit",
+                    "it is not a wasp plugin: it exports no `wasp:plugin/guest` interface (exports: {}); build it with wasp-sdk, or with wit-bindgen against wit/v0.2.0/plugin.wit",
                     if self.exports.is_empty() {
                         "none".to_string()
                     } else {
@@ -143,18 +160,19 @@ impl ComponentShape {
         };
         let version = match found {
             "0.1.0" => ApiVersion::V0_1_0,
+            "0.2.0" => ApiVersion::V0_2_0,
             other => {
                 let newer = semver::Version::parse(other)
-                    .map(|v| v > semver::Version::new(0, 1, 0))
+                    .map(|v| v > semver::Version::new(0, 2, 0))
                     .unwrap_or(false);
                 return Err(crate::Error::UnsupportedVersion {
                     plugin: plugin.to_string(),
                     found: other.to_string(),
                     supported: SUPPORTED_VERSIONS.join(", "),
                     hint: if newer {
-                        "upgrade the host (wasp) to a release that supports it, or rebuild the plugin against a supported version"
+                        "upgrade the host (wasp) to a release that supports it, or rebuild the plugin with wasp-sdk 0.2 (wit/v0.2.0)"
                     } else {
-                        "rebuild the plugin with a wasp-sdk (or wit/plugin.wit) of a supported version"
+                        "rebuild the plugin with wasp-sdk 0.2 (or wit-bindgen against wit/v0.2.0/plugin.wit)"
                     },
                 });
             }

@@ -4,7 +4,7 @@
 use crate::plugin::PluginInfo;
 
 wasmtime::component::bindgen!({
-    path: "../wit",
+    path: "../wit/v0.1.0",
     world: "wasp:plugin/plugin",
     imports: { default: async },
     exports: { default: async },
