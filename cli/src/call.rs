@@ -36,13 +36,14 @@ fn is_wasm_path(s: &str) -> bool {
 }
 
 pub(crate) async fn run(a: Args) -> CliResult {
-    let (name, path, mut options) = if is_wasm_path(&a.plugin) {
+    // The kv store: the manifest's [runtime] state if it names one, else in memory.
+    let (name, path, mut options, state) = if is_wasm_path(&a.plugin) {
         let path = PathBuf::from(&a.plugin);
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "plugin".into());
-        (name, path, PluginOptions::default())
+        (name, path, PluginOptions::default(), None)
     } else {
         let manifest = Manifest::from_file(manifest_path(&a.manifest))?;
         let entry = manifest.plugin(&a.plugin).ok_or_else(|| {
@@ -60,11 +61,8 @@ pub(crate) async fn run(a: Args) -> CliResult {
                 manifest.file().display()
             );
         }
-        (
-            a.plugin.clone(),
-            entry.path().to_path_buf(),
-            entry.options().clone(),
-        )
+        let state = manifest.state().map(std::path::Path::to_path_buf);
+        (a.plugin.clone(), entry.path().to_path_buf(), entry.options().clone(), state)
     };
     let mut limits = options.limits_value().clone();
     if let Some(f) = a.fuel {
@@ -91,7 +89,7 @@ pub(crate) async fn run(a: Args) -> CliResult {
             buf
         }
     };
-    let runtime = build_runtime()?;
+    let runtime = build_runtime(state.as_deref())?;
     let plugin = runtime.load_file_as(&name, &path, options).await?;
     let out = plugin.call_raw(&a.function, &input).await?;
     let mut stdout = std::io::stdout().lock();

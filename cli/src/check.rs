@@ -19,7 +19,8 @@ pub(crate) async fn run(a: Args) -> CliResult {
     for key in manifest.not_enforced() {
         eprintln!("warning: {file}: `{key}` is checked but not enforced by this version of wasp");
     }
-    let runtime = build_runtime()?;
+    // In memory: checking must not change the operator's state.
+    let runtime = build_runtime(None)?;
     let mut count = 0;
     for (name, entry) in manifest.plugins() {
         let plugin = runtime

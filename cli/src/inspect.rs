@@ -49,7 +49,7 @@ pub(crate) async fn run(a: Args) -> CliResult {
         .as_deref()
         .is_some_and(|v| SUPPORTED_VERSIONS.contains(&v));
 
-    let runtime = build_runtime()?;
+    let runtime = build_runtime(None)?;
     let loaded = runtime
         .load_bytes(&name, bytes, PluginOptions::default())
         .await;

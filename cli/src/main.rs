@@ -139,6 +139,11 @@ pub(crate) fn manifest_path(m: &Option<PathBuf>) -> PathBuf {
     m.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_MANIFEST))
 }
 
-pub(crate) fn build_runtime() -> Result<wasp_host::Runtime, Failure> {
-    Ok(wasp_host::Runtime::builder().build()?)
+/// A runtime whose kv store is the file `state`, or in memory.
+pub(crate) fn build_runtime(state: Option<&std::path::Path>) -> Result<wasp_host::Runtime, Failure> {
+    let mut b = wasp_host::Runtime::builder();
+    if let Some(path) = state {
+        b = b.state(path);
+    }
+    Ok(b.build()?)
 }

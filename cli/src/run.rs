@@ -58,7 +58,20 @@ pub(crate) async fn run(a: Args) -> CliResult {
             "--watch / [runtime] watch is not implemented yet: plugins are not reloaded when their files change"
         );
     }
-    let runtime = build_runtime()?;
+    // kv state: [runtime] state, else wasp-state.db beside the manifest when some
+    // plugin is granted kv (so counts survive between runs), else in memory.
+    let wants_kv = manifest.plugins().any(|(_, e)| e.options().grants_value().kv_value());
+    let state = manifest.state().map(std::path::Path::to_path_buf).or_else(|| {
+        wants_kv.then(|| {
+            manifest
+                .file()
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."))
+                .join("wasp-state.db")
+        })
+    });
+    let runtime = build_runtime(state.as_deref())?;
     let plugins = runtime.load(&manifest).await?;
     let chain: Vec<Plugin> = stages
         .iter()
