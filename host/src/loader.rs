@@ -4,6 +4,7 @@
 //! instance exists; a call never finds a load problem.
 
 mod adapt;
+pub(crate) mod cache;
 mod detect;
 
 use sha2::{Digest, Sha256};
@@ -23,24 +24,28 @@ pub(crate) struct Compiled {
     pub(crate) version: ApiVersion,
     pub(crate) sha256: [u8; 32],
     pub(crate) adapted: bool,
+    /// Whether the compiled code came from the disk cache.
+    pub(crate) cached: bool,
 }
 
 /// Checks, adapts and compiles a plugin's bytes. CPU-heavy: runs on tokio's
 /// blocking pool.
 pub(crate) async fn compile(
     engine: &Engine,
+    cache: Option<&cache::Cache>,
     plugin: &str,
     bytes: Vec<u8>,
     pin: Option<[u8; 32]>,
 ) -> Result<Compiled> {
     let engine = engine.clone();
+    let cache = cache.cloned();
     let plugin = plugin.to_string();
     let name = plugin.clone();
     tokio::task::spawn_blocking(move || {
         // Defence in depth: the libraries below must not panic on hostile input,
         // but if one does, it is this plugin's load error, not the host's end.
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            compile_blocking(&engine, &plugin, &bytes, pin)
+            compile_blocking(&engine, cache.as_ref(), &plugin, &bytes, pin)
         }))
         .unwrap_or_else(|panic| {
             let what = panic
@@ -60,6 +65,7 @@ pub(crate) async fn compile(
 
 fn compile_blocking(
     engine: &Engine,
+    cache: Option<&cache::Cache>,
     plugin: &str,
     bytes: &[u8],
     pin: Option<[u8; 32]>,
@@ -76,6 +82,18 @@ fn compile_blocking(
                 hex::encode(expected)
             ),
         ));
+    }
+    if let Some(hit) = cache.and_then(|c| c.get(engine, &sha256)) {
+        let version = hit.shape.api_version(plugin)?;
+        tracing::debug!(target: "wasp::cache", plugin, "compiled code from the cache");
+        return Ok(Compiled {
+            component: hit.component,
+            shape: hit.shape,
+            version,
+            sha256,
+            adapted: hit.adapted,
+            cached: true,
+        });
     }
     let (component_bytes, adapted) = match detect(bytes) {
         BinaryKind::Component => (std::borrow::Cow::Borrowed(bytes), false),
@@ -98,11 +116,15 @@ fn compile_blocking(
     })?;
     let component = Component::from_binary(engine, &component_bytes)
         .map_err(|e| Error::load(plugin, format!("it does not compile: {e:#}")))?;
+    if let Some(c) = cache {
+        c.put(&sha256, &component, &shape, adapted);
+    }
     Ok(Compiled {
         component,
         shape,
         version,
         sha256,
         adapted,
+        cached: false,
     })
 }

@@ -253,6 +253,7 @@ pub(crate) struct PluginInner {
     pub(crate) version: ApiVersion,
     pub(crate) sha256: [u8; 32],
     pub(crate) adapted: bool,
+    pub(crate) cached: bool,
     pub(crate) imports: Vec<String>,
     pub(crate) sdk_version: Option<String>,
     pub(crate) pool: Pool,
@@ -321,6 +322,16 @@ impl Plugin {
     /// ```
     pub fn was_adapted(&self) -> bool {
         self.inner.adapted
+    }
+
+    /// Whether the compiled code came from the runtime's disk cache
+    /// ([`crate::RuntimeBuilder::cache_dir`]) rather than being compiled now.
+    ///
+    /// ```no_run
+    /// # fn f(p: wasp_host::Plugin) { println!("cached: {}", p.was_cached()); }
+    /// ```
+    pub fn was_cached(&self) -> bool {
+        self.inner.cached
     }
 
     /// The component's top-level imports (`wasi:…`, `wasp:plugin/host@…`).

@@ -43,6 +43,7 @@ pub const DEFAULT_KV_QUOTA: u64 = 10 << 20;
 pub struct RuntimeBuilder {
     host_fns: BTreeMap<String, HostFn>,
     state: Option<std::path::PathBuf>,
+    cache_dir: Option<std::path::PathBuf>,
     epoch_tick: Duration,
     duplicate: Option<String>,
 }
@@ -95,8 +96,21 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Caches compiled plugins in `dir` (created with mode 0700; refused if other
+    /// users may write to it). The second load of the same file skips adapting
+    /// and compiling. Default: no disk cache.
+    ///
+    /// ```no_run
+    /// let rt = wasp_host::Runtime::builder().cache_dir("/var/cache/wasp").build()?;
+    /// # Ok::<(), wasp_host::Error>(())
+    /// ```
+    pub fn cache_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
     /// Builds the engine, links every supported version, opens the kv store and
-    /// starts the epoch ticker.
+    /// the compile cache, and starts the epoch ticker.
     ///
     /// # Errors
     /// A host function registered twice, a zero epoch tick, or a wasmtime
@@ -146,6 +160,14 @@ impl RuntimeBuilder {
                 .map_err(|e| Error::Runtime(format!("cannot create the in-memory state: {e}")))?,
         };
 
+        let cache = match &self.cache_dir {
+            Some(dir) => Some(
+                crate::loader::cache::Cache::new(dir, &engine)
+                    .map_err(|e| Error::Runtime(format!("compile cache: {e}")))?,
+            ),
+            None => None,
+        };
+
         start_ticker(&engine, self.epoch_tick);
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
@@ -154,6 +176,7 @@ impl RuntimeBuilder {
                 host_fns: HostFns(Arc::new(self.host_fns)),
                 kv,
                 state: self.state,
+                cache,
             }),
         })
     }
@@ -201,6 +224,7 @@ struct RuntimeInner {
     host_fns: HostFns,
     kv: KvStore,
     state: Option<std::path::PathBuf>,
+    cache: Option<crate::loader::cache::Cache>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -224,6 +248,7 @@ impl Runtime {
             epoch_tick: DEFAULT_EPOCH_TICK,
             duplicate: None,
             state: None,
+            cache_dir: None,
         }
     }
 
@@ -308,7 +333,7 @@ impl Runtime {
     ) -> Result<Plugin> {
         let rt = &*self.inner;
         let grants = options.grants.clone().resolve(name, &rt.host_fns)?;
-        let compiled = loader::compile(&rt.engine, name, bytes, options.sha256).await?;
+        let compiled = loader::compile(&rt.engine, rt.cache.as_ref(), name, bytes, options.sha256).await?;
         let instance_pre = rt
             .linker
             .instantiate_pre(&compiled.component)
@@ -368,6 +393,7 @@ impl Runtime {
             version: compiled.version,
             sha256: compiled.sha256,
             adapted: compiled.adapted,
+            cached: compiled.cached,
             imports: compiled.shape.imports,
             sdk_version: compiled.shape.sdk_version,
             pool,
