@@ -4,20 +4,51 @@
 //! written in the manifest does not exist in the context, so the plugin sees a
 //! normal WASI error (`EACCES`, `ENOENT`, "not permitted") that it can handle.
 //!
-//! Always available, because Rust's std needs them: the host's wall and monotonic
-//! clocks (a plugin can learn the time of day and measure durations, which is
-//! enough for timing side channels — out of scope, see the README) and a secure
-//! random source. Arguments are always empty and stdin is always empty.
+//! | grant | without it | with it |
+//! |---|---|---|
+//! | `files` | no preopened directory: every path fails | the directory at its guest path, `ro` or `rw`; `..`, absolute host paths and symlinks cannot leave it (see `capability/files.rs` for the two extra rules on nested grants and directories replaced after load) |
+//! | `env` | no variables at all | the named host variables that exist |
+//! | `network` | no TCP, UDP or name lookup | connect/send to the listed `host:port`s; datagrams only from them; name lookups only if a name is listed |
+//! | `listen` | no bind to a chosen address, no listen | bind and listen on the listed local addresses |
+//! | `stdout`, `stderr` | captured into the host's log (bounded per call) | the host's own stdout/stderr |
+//! | `host-functions` | `call-host` answers "not granted" for every name, registered or not | the listed functions |
+//!
+//! Always empty: arguments and stdin. The working directory is `/`.
+//!
+//! # What a plugin learns without any grant
+//!
+//! A choice made here, because Rust's std and most guest languages need them, and
+//! pinned by the `clocks_and_randomness_work_without_any_grant` test:
+//!
+//! - **Clocks**: the host's real wall clock (the time of day, so roughly where and
+//!   when it runs) and a monotonic clock with the host's resolution. Measuring
+//!   its own durations lets a plugin build timing side channels (cache timing,
+//!   how long a host function or a lookup takes); wasp does not coarsen or fake
+//!   the clocks, so treat anything a host function does in secret-dependent time
+//!   as observable.
+//! - **Randomness**: `wasi:random/random` is the host's thread-local CSPRNG
+//!   (rand's `ThreadRng`, seeded from the OS), so bytes never repeat across
+//!   draws or instances and reveal nothing about the host or other plugins;
+//!   `wasi:random/insecure` and its seed are fresh for every instance.
+//!
+//! # Known limit: name lookups
+//!
+//! wasmtime-wasi offers name resolution as one switch, so a `network` grant that
+//! lists a DNS name lets the plugin resolve *any* name through the host's
+//! resolver — a way to send data out in queries (`<secret>.attacker.example`)
+//! even though it can connect only to granted addresses. Grant IP addresses when
+//! that matters; a name filter needs wasp's own `ip-name-lookup` in the linker.
 
+mod files;
 mod host_fn;
 mod network;
 mod stdio;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
+pub use files::{FileGrant, FileMode};
 pub(crate) use host_fn::HostFns;
 pub use host_fn::{HostFn, HostFnContext};
 pub use network::NetGrant;
@@ -196,31 +227,33 @@ impl Grants {
     pub fn host_functions_value(&self) -> &[String] {
         &self.host_functions
     }
+    /// Grants the plugin its own kv namespace (0.2.0 plugins), bounded by `quota`
+    /// bytes (`None`: [`crate::DEFAULT_KV_QUOTA`]).
+    ///
+    /// ```
+    /// let g = wasp_host::Grants::default().kv(true, Some(1 << 20));
+    /// assert!(g.kv_value());
+    /// ```
+    pub fn kv(mut self, granted: bool, quota: Option<u64>) -> Self {
+        self.kv = granted;
+        self.kv_quota = quota;
+        self
+    }
+    /// See [`Grants::kv`].
+    ///
+    /// ```
+    /// assert!(!wasp_host::Grants::default().kv_value());
+    /// ```
+    pub fn kv_value(&self) -> bool {
+        self.kv
+    }
 
     /// Checks the grants against the runtime before a plugin is loaded: every host
-    /// directory exists (and is canonicalised), every host function is registered.
+    /// directory exists (and is canonicalised, its identity recorded) and is not
+    /// reached through another read-write grant, every host function is
+    /// registered.
     pub(crate) fn resolve(mut self, plugin: &str, host_fns: &HostFns) -> Result<Self> {
-        for f in &mut self.files {
-            let canonical = std::fs::canonicalize(&f.host).map_err(|e| {
-                Error::load(
-                    plugin,
-                    format!(
-                        "grants.files: host directory {} cannot be opened: {e}",
-                        f.host.display()
-                    ),
-                )
-            })?;
-            if !canonical.is_dir() {
-                return Err(Error::load(
-                    plugin,
-                    format!(
-                        "grants.files: host path {} is not a directory",
-                        canonical.display()
-                    ),
-                ));
-            }
-            f.host = canonical;
-        }
+        files::resolve(plugin, &mut self.files)?;
         for name in &self.host_functions {
             if !host_fns.contains(name) {
                 return Err(Error::load(
@@ -263,100 +296,9 @@ impl Grants {
             }
         }
         for f in &self.files {
-            let perms = match f.mode {
-                FileMode::ReadOnly => FsPerms::ReadOnly,
-                FileMode::ReadWrite => FsPerms::ReadWrite,
-            };
-            b.preopened_dir(&f.host, &f.guest, perms).map_err(|e| {
-                Error::load(
-                    plugin,
-                    format!("grants.files: cannot open {}: {e}", f.host.display()),
-                )
-            })?;
+            files::preopen(&mut b, plugin, f)?;
         }
         network::configure(&mut b, &self.network, &self.listen);
         Ok(b.build())
-    }
-}
-
-/// A host directory made visible to the plugin at a guest path.
-///
-/// ```
-/// use wasp_host::{FileGrant, FileMode};
-/// let g = FileGrant::new("data", "/data", FileMode::ReadOnly);
-/// assert_eq!(g.guest(), "/data");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileGrant {
-    pub(crate) host: PathBuf,
-    pub(crate) guest: String,
-    pub(crate) mode: FileMode,
-}
-
-impl FileGrant {
-    /// `host` is a directory on the host (canonicalised at load), `guest` the path
-    /// the plugin opens it by.
-    ///
-    /// ```
-    /// let g = wasp_host::FileGrant::new("/tmp", "/tmp", wasp_host::FileMode::ReadWrite);
-    /// assert_eq!(g.mode(), wasp_host::FileMode::ReadWrite);
-    /// ```
-    pub fn new(host: impl Into<PathBuf>, guest: impl Into<String>, mode: FileMode) -> Self {
-        FileGrant {
-            host: host.into(),
-            guest: guest.into(),
-            mode,
-        }
-    }
-    /// The host directory.
-    ///
-    /// ```
-    /// let g = wasp_host::FileGrant::new("/tmp", "/t", wasp_host::FileMode::ReadOnly);
-    /// assert_eq!(g.host(), std::path::Path::new("/tmp"));
-    /// ```
-    pub fn host(&self) -> &std::path::Path {
-        &self.host
-    }
-    /// The guest path.
-    ///
-    /// ```
-    /// let g = wasp_host::FileGrant::new("/tmp", "/t", wasp_host::FileMode::ReadOnly);
-    /// assert_eq!(g.guest(), "/t");
-    /// ```
-    pub fn guest(&self) -> &str {
-        &self.guest
-    }
-    /// Read-only or read-write.
-    ///
-    /// ```
-    /// let g = wasp_host::FileGrant::new("/tmp", "/t", wasp_host::FileMode::ReadOnly);
-    /// assert_eq!(g.mode(), wasp_host::FileMode::ReadOnly);
-    /// ```
-    pub fn mode(&self) -> FileMode {
-        self.mode
-    }
-}
-
-/// What a plugin may do in a granted directory.
-///
-/// ```
-/// assert_eq!("ro".parse::<wasp_host::FileMode>(), Ok(wasp_host::FileMode::ReadOnly));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileMode {
-    /// `"ro"`: read and list only.
-    ReadOnly,
-    /// `"rw"`: also create, write, rename and delete inside the directory.
-    ReadWrite,
-}
-
-impl std::str::FromStr for FileMode {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "ro" => Ok(FileMode::ReadOnly),
-            "rw" => Ok(FileMode::ReadWrite),
-            other => Err(format!("invalid mode `{other}`: use \"ro\" or \"rw\"")),
-        }
     }
 }
