@@ -9,6 +9,7 @@ mod faults;
 mod isolation;
 mod load;
 mod manifest;
+mod sandbox;
 
 use std::sync::OnceLock;
 
@@ -58,6 +59,7 @@ mod covered {
     pub fn hostile() {} // calls, faults
     pub fn version9() {} // load
     pub fn noworld() {} // load
+    pub fn sandbox() {} // sandbox
 
     macro_rules! assert_covered {
         ($name:ident, $konst:ident) => {
