@@ -24,6 +24,15 @@ struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
 
+    /// Where compiled plugins are cached (default: $XDG_CACHE_HOME/wasp or
+    /// ~/.cache/wasp).
+    #[arg(long, value_name = "DIR", global = true)]
+    cache_dir: Option<PathBuf>,
+
+    /// Compile plugins every time; use no disk cache.
+    #[arg(long, global = true)]
+    no_cache: bool,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -104,6 +113,15 @@ fn main() -> ExitCode {
         _ => "error,wasp::fault=off,wasp::plugin=off",
     };
     init_logging(cli.verbose, quiet);
+    let cache = if cli.no_cache {
+        None
+    } else {
+        cli.cache_dir.clone().or_else(default_cache_dir)
+    };
+    if CACHE_DIR.set(cache).is_err() {
+        eprintln!("error: internal error: cache directory set twice");
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -139,11 +157,38 @@ pub(crate) fn manifest_path(m: &Option<PathBuf>) -> PathBuf {
     m.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_MANIFEST))
 }
 
-/// A runtime whose kv store is the file `state`, or in memory.
+/// The compile cache chosen on the command line (set once in `main`).
+static CACHE_DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+
+fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("wasp"))
+}
+
+/// A runtime whose kv store is the file `state`, or in memory, with the compile
+/// cache of the command line. A cache that cannot be used is skipped with a
+/// warning: it only makes loading faster.
 pub(crate) fn build_runtime(state: Option<&std::path::Path>) -> Result<wasp_host::Runtime, Failure> {
-    let mut b = wasp_host::Runtime::builder();
-    if let Some(path) = state {
-        b = b.state(path);
+    let build = |cache: Option<&std::path::Path>| {
+        let mut b = wasp_host::Runtime::builder();
+        if let Some(path) = state {
+            b = b.state(path);
+        }
+        if let Some(dir) = cache {
+            b = b.cache_dir(dir);
+        }
+        b.build()
+    };
+    let cache = CACHE_DIR.get().and_then(|c| c.as_deref());
+    match build(cache) {
+        Ok(rt) => Ok(rt),
+        Err(wasp_host::Error::Runtime(e)) if cache.is_some() && e.starts_with("compile cache") => {
+            tracing::warn!("not caching compiled plugins: {e}");
+            Ok(build(None)?)
+        }
+        Err(e) => Err(e.into()),
     }
-    Ok(b.build()?)
 }

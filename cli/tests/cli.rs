@@ -162,7 +162,7 @@ fn inspect_shows_version_info_functions_and_wasi_imports() {
         .args(["inspect", fixtures::UPPER])
         .assert()
         .success()
-        .stdout(predicate::str::contains("wasp:plugin@0.1.0 (supported"))
+        .stdout(predicate::str::contains("wasp:plugin@0.2.0 (supported"))
         .stdout(predicate::str::contains("name:         upper"))
         .stdout(predicate::str::contains("functions:    "))
         .stdout(predicate::str::contains("wasi:cli/"));
@@ -173,7 +173,8 @@ fn inspect_shows_version_info_functions_and_wasi_imports() {
         .get_output()
         .clone();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["api_version"], "0.1.0");
+    assert_eq!(v["api_version"], "0.2.0");
+    assert_eq!(v["sdk_version"], "0.2.0");
     assert_eq!(v["supported"], true);
     assert_eq!(v["info"]["name"], "upper");
     assert!(
@@ -543,4 +544,57 @@ fn output_too_large_is_exit_3() {
         .get_output()
         .clone();
     assert!(one_error_line(&out.stderr).contains("output too large"));
+}
+
+#[test]
+fn compile_cache_gives_the_same_results_and_can_be_turned_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    for _ in 0..2 {
+        wasp()
+            .args(["--cache-dir", cache.to_str().unwrap(), "call", fixtures::UPPER, "upper", "cached"])
+            .assert()
+            .success()
+            .stdout("CACHED");
+    }
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 1);
+    wasp().args(["--no-cache", "call", fixtures::UPPER, "upper", "fresh"]).assert().success().stdout("FRESH");
+}
+
+#[test]
+fn check_warns_about_sockets_without_a_network_grant() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = write_manifest(dir.path(), &format!("[plugins.sandbox]\npath = \"{}\"\n", fixtures::SANDBOX));
+    wasp()
+        .args(["check", "-m", m.to_str().unwrap()])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("imports wasi:sockets/"))
+        .stderr(predicate::str::contains("granted no network"));
+    let m = write_manifest(
+        dir.path(),
+        &format!("[plugins.sandbox]\npath = \"{}\"\ngrants = {{ network = [\"127.0.0.1:9\"] }}\n", fixtures::SANDBOX),
+    );
+    wasp()
+        .args(["check", "-m", m.to_str().unwrap()])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("wasi:sockets").not());
+}
+
+#[test]
+fn inspect_shows_the_sdk_version() {
+    wasp()
+        .args(["inspect", fixtures::UPPER])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("wasp:plugin@0.2.0 (supported"))
+        .stdout(predicate::str::contains("sdk:          wasp-sdk 0.2.0"));
+    let golden = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/golden/v0.1.0/upper.wasm");
+    wasp()
+        .args(["inspect", golden])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("wasp:plugin@0.1.0 (supported"))
+        .stdout(predicate::str::contains("not recorded"));
 }
