@@ -232,6 +232,7 @@ async fn logs_and_stdio_reach_tracing_tagged_with_the_plugin() {
     let _: String = p.call("log", "hello-log").await.unwrap();
     let _: String = p.call("print", "100").await.unwrap();
     let _: String = p.call("stderr", "to-stderr").await.unwrap();
+    let _: String = p.call("log-fields", "structured").await.unwrap();
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     for level in ["TRACE", "DEBUG", " INFO", " WARN", "ERROR"] {
         assert!(
