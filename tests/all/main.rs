@@ -4,12 +4,15 @@
 // Tests fail loudly on anything unexpected.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cache;
 mod calls;
 mod faults;
+mod golden;
 mod isolation;
 mod load;
 mod manifest;
 mod sandbox;
+mod versions;
 
 use std::sync::OnceLock;
 

@@ -17,6 +17,7 @@
 //! | [`HOSTILE`](fixtures::HOSTILE) | `tests/fixtures/hostile` | one function per misbehaviour: loops, panics, memory bombs, exits, I/O… |
 //! | [`VERSION9`](fixtures::VERSION9) | `tests/fixtures/version9` | a plugin of `wasp:plugin@9.9.0`, a version no host supports |
 //! | [`NOWORLD`](fixtures::NOWORLD) | `tests/fixtures/noworld` | a core module that is no plugin: exports `add` only |
+//! | [`SANDBOX`](fixtures::SANDBOX) | `tests/fixtures/sandbox` | tries every way out of its sandbox and reports what happened |
 //!
 //! [`foreach_fixture!`] calls a macro once per fixture, with the fixture's snake-case
 //! name and its constant's name, so that a test module can make an untested fixture
@@ -44,6 +45,7 @@
 //!     fn hostile() {}
 //!     fn version9() {}
 //!     fn noworld() {}
+//!     fn sandbox() {}
 //! }
 //! ```
 //!
@@ -84,7 +86,7 @@ mod tests {
     /// `noworld`; names and paths agree.
     #[test]
     fn fixtures_are_core_modules_with_a_world() {
-        assert_eq!(fixtures::ALL.len(), 7);
+        assert_eq!(fixtures::ALL.len(), 8);
         for &(name, path) in fixtures::ALL {
             let bytes = super::wasm_bytes(path);
             assert!(
