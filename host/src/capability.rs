@@ -39,7 +39,7 @@
 //! even though it can connect only to granted addresses. Grant IP addresses when
 //! that matters; a name filter needs wasp's own `ip-name-lookup` in the linker.
 
-mod files;
+pub(crate) mod files;
 mod host_fn;
 mod network;
 mod stdio;

@@ -493,6 +493,22 @@ impl Validator<'_> {
             let entry = self.plugin(&key, &defaults, p.into_inner(), &mut not_enforced)?;
             plugins.insert(name, entry);
         }
+        let grants: Vec<(&str, &[FileGrant])> = plugins
+            .iter()
+            .map(|(n, e): (&String, &PluginEntry)| (n.as_str(), e.options.grants.files.as_slice()))
+            .collect();
+        if let Some((victim, path, holder, root)) = crate::capability::files::nested_across(&grants)
+        {
+            return Err(ManifestError {
+                file: self.file.to_path_buf(),
+                line: 0,
+                column: 0,
+                key: format!("plugins.{victim}.grants.files"),
+                message: format!(
+                    "host directory {path} is inside the read-write grant {root} of plugin '{holder}', which could replace it with a symlink to any directory; grant directories side by side"
+                ),
+            });
+        }
         let pipeline = match raw.pipeline {
             Some(p) => {
                 let span = p.stages.span();
@@ -900,6 +916,17 @@ stages = ["upper"]
             assert_eq!(e.key(), *key, "{text}: {e}");
             assert!(e.message().contains(msg), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn a_grant_inside_another_plugins_read_write_grant_is_refused() {
+        let text = "[plugins.a]\npath = \"Cargo.toml\"\ngrants = { files = [{ host = \"src\", guest = \"/s\", mode = \"rw\" }] }\n\
+                    [plugins.b]\npath = \"Cargo.toml\"\ngrants = { files = [{ host = \"src/manifest\", guest = \"/m\", mode = \"ro\" }] }\n";
+        let e = parse(text).unwrap_err();
+        assert_eq!(e.key(), "plugins.b.grants.files");
+        assert!(e.message().contains("plugin 'a'"), "{e}");
+        // Read-only nesting, or side by side, is fine.
+        parse(&text.replace("\"rw\"", "\"ro\"")).unwrap();
     }
 
     #[test]

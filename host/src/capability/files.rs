@@ -219,6 +219,46 @@ fn reached_through_read_write<'a>(
     None
 }
 
+/// Across the plugins of one manifest: a file grant of one plugin that is reached
+/// through a read-write grant of *another* plugin could be replaced by that
+/// plugin with a symlink, redirecting the first plugin's grant at its next start.
+/// Returns `(victim, victim grant, holder, holder grant)` for the first such pair.
+pub(crate) fn nested_across(
+    plugins: &[(&str, &[FileGrant])],
+) -> Option<(String, String, String, String)> {
+    let read_write: Vec<(&str, PathBuf, &FileGrant)> = plugins
+        .iter()
+        .flat_map(|(name, files)| files.iter().map(move |f| (*name, f)))
+        .filter(|(_, f)| f.mode == FileMode::ReadWrite)
+        .filter_map(|(name, f)| std::fs::canonicalize(&f.host).ok().map(|c| (name, c, f)))
+        .collect();
+    for (victim, files) in plugins {
+        for f in files.iter() {
+            let path = std::path::absolute(&f.host).unwrap_or_else(|_| f.host.clone());
+            let components: Vec<Component<'_>> = path.components().collect();
+            let mut prefix = PathBuf::new();
+            for c in components.iter().take(components.len().saturating_sub(1)) {
+                prefix.push(c);
+                let Ok(dir) = std::fs::canonicalize(&prefix) else {
+                    continue;
+                };
+                if let Some((holder, _, g)) = read_write
+                    .iter()
+                    .find(|(holder, root, _)| holder != victim && dir.starts_with(root))
+                {
+                    return Some((
+                        victim.to_string(),
+                        f.host.display().to_string(),
+                        holder.to_string(),
+                        g.host.display().to_string(),
+                    ));
+                }
+            }
+        }
+    }
+    None
+}
+
 /// Preopens one resolved grant in a new instance's context, after checking that
 /// its host path still names the directory resolved at load.
 pub(crate) fn preopen(b: &mut WasiCtxBuilder, plugin: &str, f: &FileGrant) -> Result<()> {
