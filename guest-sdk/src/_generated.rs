@@ -10,7 +10,7 @@
 //! ```text
 //! use wasp_sdk::{plugin, plugin_fn, Error};
 //!
-//! plugin!(functions = [upper, shout]);
+//! plugin!(shutdown = goodbye, functions = [upper, shout]);
 //!
 //! #[plugin_fn]
 //! fn upper(input: String) -> String { input.to_uppercase() }
@@ -20,6 +20,8 @@
 //!     if input.is_empty() { return Err(Error::new("empty", "nothing to shout")); }
 //!     Ok(format!("{}!", input.to_uppercase()))
 //! }
+//!
+//! fn goodbye() { wasp_sdk::info!(reason = "unload"; "bye"); }
 //! ```
 //!
 //! # Expansion
@@ -87,11 +89,28 @@
 //!         },
 //!     };
 //!
-//! // ---- plugin!(functions = [upper, shout]) ------------------------------------------
+//! fn goodbye() {
+//!     // info!(reason = "unload"; "bye"), expanded: fields go to `log_with`, their
+//!     // values formatted with `ToString`; without fields the macros call `log`.
+//!     ::wasp_sdk::log::log_with(
+//!         ::wasp_sdk::log::Level::Info,
+//!         &::std::format!("bye"),
+//!         &[("reason", &*::std::string::ToString::to_string(&"unload"))],
+//!     )
+//! }
+//!
+//! // ---- plugin!(shutdown = goodbye, functions = [upper, shout]) ------------------------
 //! const _: () = {
 //!     // With `init = setup`, this also holds
 //!     // fn __wasp_init() -> Result<(), Error> { setup().map_err(Into::into) }
 //!     // and `init` below is `Some(__wasp_init)`.
+//!
+//!     // `shutdown = goodbye`: `goodbye` may return `()` or `Result<(), E>`; the
+//!     // `HookOutput` trait turns either into a `Result` (anything else fails to
+//!     // compile with "a `shutdown` function must return `()` or `Result<(), E>` …").
+//!     fn __wasp_shutdown() -> ::core::result::Result<(), ::wasp_sdk::Error> {
+//!         ::wasp_sdk::__private::HookOutput::into_result(goodbye())
+//!     }
 //!
 //!     const __WASP_FUNCTIONS: &[::wasp_sdk::__private::Function] =
 //!         &[__wasp_plugin_fn_upper, __wasp_plugin_fn_shout];
@@ -106,6 +125,7 @@
 //!         version: ::core::env!("CARGO_PKG_VERSION"),
 //!         description: ::core::env!("CARGO_PKG_DESCRIPTION"),
 //!         init: ::core::option::Option::None,
+//!         shutdown: ::core::option::Option::Some(__wasp_shutdown), // else `None`
 //!         functions: __WASP_FUNCTIONS,
 //!     };
 //!
@@ -114,7 +134,8 @@
 //!     struct __WaspPlugin;
 //!     use ::wasp_sdk::__private::bindings::exports::wasp::plugin::guest as guest;
 //!     impl guest::Guest for __WaspPlugin {
-//!         // name, version, description, function names in listed order
+//!         // name, version, description, function names in listed order; also reads
+//!         // the static behind the `wasp-sdk` custom section (see below)
 //!         fn info() -> guest::PluginInfo {
 //!             ::wasp_sdk::__private::export_info(&__WASP_PLUGIN)
 //!         }
@@ -129,19 +150,34 @@
 //!         ) -> ::core::result::Result<::std::vec::Vec<u8>, guest::PluginError> {
 //!             ::wasp_sdk::__private::export_call(&__WASP_PLUGIN, &function, input)
 //!         }
+//!         // runs the `shutdown` function, if any; logs its error
+//!         // ("shutdown failed: {code}: {message}") since the export returns nothing
+//!         fn shutdown() {
+//!             ::wasp_sdk::__private::export_shutdown(&__WASP_PLUGIN)
+//!         }
 //!     }
 //!
 //!     // wit-bindgen's export macro: the `extern "C"` functions named
-//!     // `wasp:plugin/guest@0.1.0#info` (…#init, …#call, and their `cabi_post_`
-//!     // cleanups) that the component model calls, and the `component-type` custom
-//!     // section that describes the world. Its `unsafe` stays inside the macro: a plugin
-//!     // builds under `#![forbid(unsafe_code)]`.
+//!     // `wasp:plugin/guest@0.2.0#info` (…#init, …#call, …#shutdown, and their
+//!     // `cabi_post_` cleanups) that the component model calls, and the
+//!     // `component-type` custom section that describes the world. Its `unsafe` stays
+//!     // inside the macro: a plugin builds under `#![forbid(unsafe_code)]`.
 //!     ::wasp_sdk::__private::bindings::export!(
 //!         __WaspPlugin with_types_in ::wasp_sdk::__private::bindings
 //!     );
 //! };
 //! # fn main() { assert_eq!(upper("a".into()), "A"); assert!(shout(String::new()).is_err()); }
 //! ```
+//!
+//! # The `wasp-sdk` custom section
+//!
+//! Nothing in the plugin's source produces it: the SDK itself holds a static of the
+//! SDK's version bytes placed in a custom section named `wasp-sdk`, so every plugin
+//! linked with the SDK carries it (e.g. `0.2.0`). Plugin code never touches it; the
+//! `#[unsafe(link_section)]` and its `// SAFETY:` comment live in the SDK's only
+//! module that allows `unsafe`. `wasp inspect` and `wasp_host::Plugin::sdk_version`
+//! read it without instantiating the plugin; a plugin built with wasp-sdk 0.1 or
+//! without the SDK has none.
 //!
 //! # The panic hook
 //!

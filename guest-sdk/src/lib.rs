@@ -1,8 +1,10 @@
 //! Write [wasp] plugins in plain Rust.
 //!
-//! A wasp plugin is a WebAssembly component of the `wasp:plugin@0.1.0` world: it
-//! exports `info`, `init` and `call(function, input)`, and may import the host's `log`,
-//! `get-config` and `call-host`. This crate hides that plumbing (it owns wit-bindgen;
+//! A wasp plugin is a WebAssembly component of the `wasp:plugin@0.2.0` world
+//! (`wit/v0.2.0/plugin.wit`): it exports `info`, `init`, `call(function, input)` and
+//! `shutdown`, and may import the host's `log` (with structured fields),
+//! `get-config`, `call-host` and a key-value store, `kv`. This crate hides that
+//! plumbing (it owns wit-bindgen;
 //! a plugin depends on `wasp-sdk` alone and needs no `unsafe`): you write ordinary
 //! functions, mark them, list them once, and build with
 //! `cargo build --release --target wasm32-wasip1`.
@@ -13,13 +15,15 @@
 //!   argument is decoded from the input bytes with [`FromBytes`], its result encoded
 //!   with [`IntoBytes`]: `String` and `Vec<u8>` pass as they are, serde types in an
 //!   explicit [`Json`] or [`Bincode`] wrapper. It may return `Result<T, Error>`.
-//! - [`plugin!`] declares the plugin (name, version, description, an optional `init`
-//!   function) and the functions it exports, and generates the component's exports,
-//!   which route `call` by name and log panics to the host.
+//! - [`plugin!`] declares the plugin (name, version, description, optional `init` and
+//!   `shutdown` functions) and the functions it exports, and generates the
+//!   component's exports, which route `call` by name and log panics to the host.
 //! - [`Error`] is what a function returns when it fails on purpose: a `code` for
 //!   machines and a `message` for people. `?` converts any standard error into one.
 //! - [`log`] and the macros [`trace!`], [`debug!`], [`info!`], [`warn!`], [`error!`]
-//!   write to the host's log; [`config::get`] reads the operator's configuration;
+//!   write to the host's log, optionally with fields (`info!(user = name; "signed
+//!   in")`); [`config::get`] reads the operator's configuration; [`kv`] keeps the
+//!   plugin's own keys and values across calls and restarts, when granted;
 //!   [`host::call`] calls a function that the host application registered and
 //!   granted.
 //! - [`_generated`] shows what the macros expand to.
@@ -29,9 +33,14 @@
 //! - An unknown function name in `call` returns the error `unknown-function`, whose
 //!   message lists the available functions; undecodable input returns `bad-input`,
 //!   an unencodable result `bad-output`.
-//! - A panic logs `panicked at {file}:{line}:{column}: {message}` at level error,
-//!   then the plugin traps (wasm32-wasip1 aborts on panic): the host drops the
-//!   instance and reports a fault.
+//! - A panic logs `panicked at {file}:{line}:{column}: {message}` at level error
+//!   (one line, no fields), then the plugin traps (wasm32-wasip1 aborts on panic): the
+//!   host drops the instance and reports a fault.
+//! - `shutdown` runs the plugin's `shutdown` function, if any; its error is logged at
+//!   level error as `shutdown failed: {code}: {message}`.
+//! - Every plugin carries a custom section named `wasp-sdk` holding the SDK's version
+//!   as UTF-8 text (e.g. `0.2.0`), which `wasp inspect` shows without running the
+//!   plugin.
 //!
 //! # Example
 //!
@@ -48,7 +57,7 @@
 //! crate-type = ["cdylib"]
 //!
 //! [dependencies]
-//! wasp-sdk = "0.1"
+//! wasp-sdk = "0.2"
 //! ```
 //!
 //! `src/lib.rs`:
@@ -58,7 +67,7 @@
 //! use wasp_sdk::{plugin, plugin_fn, Error, Json};
 //!
 //! // name, version and description default to the crate's own.
-//! plugin!(functions = [upper, shout, sum]);
+//! plugin!(shutdown = goodbye, functions = [upper, shout, sum, total]);
 //!
 //! #[plugin_fn]
 //! fn upper(input: String) -> String {
@@ -79,6 +88,21 @@
 //! fn sum(Json(numbers): Json<Vec<i64>>) -> Json<i64> {
 //!     Json(numbers.iter().sum())
 //! }
+//!
+//! /// Adds to a running total kept by the host (when the operator granted `kv`).
+//! #[plugin_fn]
+//! fn total(Json(n): Json<i64>) -> Result<Json<i64>, Error> {
+//!     let Json(before) = wasp_sdk::kv::get_as::<Json<i64>>("total")?.unwrap_or(Json(0));
+//!     let after = before + n;
+//!     wasp_sdk::kv::set_as("total", Json(after))?;
+//!     wasp_sdk::info!(added = n, total = after; "total updated");
+//!     Ok(Json(after))
+//! }
+//!
+//! /// Called before the host drops the instance (unload, reload).
+//! fn goodbye() {
+//!     wasp_sdk::info!("bye");
+//! }
 //! ```
 //!
 //! Then `cargo build --release --target wasm32-wasip1` makes
@@ -86,8 +110,8 @@
 //! `wasp call upper.wasm shout hello` prints `HELLO!`.
 //!
 //! Keep the logic in plain functions and test them natively with `cargo test`: the
-//! SDK builds on every target, only the host imports (log, config, host calls) panic
-//! outside wasm.
+//! SDK builds on every target, only the host imports (log, config, kv, host calls)
+//! panic outside wasm.
 //!
 //! [wasp]: https://example.invalid/wasp
 #![deny(missing_docs)]
@@ -104,6 +128,7 @@ pub mod config;
 mod error;
 mod export;
 pub mod host;
+pub mod kv;
 pub mod log;
 
 pub mod _generated;
@@ -183,6 +208,7 @@ pub use wasp_sdk_macros::plugin_fn;
 ///     version = "1.0.0",               // default: CARGO_PKG_VERSION; must be semver
 ///     description = "Uppercases text", // default: CARGO_PKG_DESCRIPTION
 ///     init = setup,                    // optional: fn() -> Result<(), E>, E: Into<Error>
+///     shutdown = flush,                // optional: fn(), or fn() -> Result<(), E>
 ///     functions = [upper, events::process], // required: #[plugin_fn] functions, in order
 /// );
 /// ```
@@ -195,6 +221,11 @@ pub use wasp_sdk_macros::plugin_fn;
 ///   `call`); without one it succeeds. Read configuration there.
 /// - `call(function, input)` runs the function with that name. An unknown name returns
 ///   the error `unknown-function`, whose message lists the available functions.
+/// - `shutdown` runs the `shutdown` function (the host calls it once before it drops
+///   an instance on unload or reload, not after a fault); without one it does nothing.
+///   The export returns nothing, so an error of the function is logged at level
+///   error as `shutdown failed: {code}: {message}`. Flush state there, e.g. to
+///   [`kv`].
 /// - On the first entry into any of them, a panic hook is installed that sends
 ///   `panicked at {file}:{line}:{column}: {message}` to the host's log at level error;
 ///   the plugin then traps.
@@ -213,6 +244,7 @@ pub use wasp_sdk_macros::plugin_fn;
 ///     version = "1.2.0",
 ///     description = "Greets people.",
 ///     init = setup,
+///     shutdown = flush,
 ///     functions = [greet],
 /// );
 ///
@@ -232,13 +264,29 @@ pub use wasp_sdk_macros::plugin_fn;
 ///
 /// #[plugin_fn]
 /// fn greet(name: String) -> String {
+///     GREETS.with(|n| n.set(n.get() + 1));
 ///     GREETING.with(|g| format!("{}, {name}", g.borrow()))
+/// }
+///
+/// thread_local! {
+///     static GREETS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+/// }
+///
+/// /// Saves the count of this instance's greetings (an error here is logged).
+/// fn flush() -> Result<(), Error> {
+///     let greets = GREETS.with(|n| n.get());
+///     wasp_sdk::kv::set("greets", greets.to_string().as_bytes())
 /// }
 /// # assert_eq!(greet("ada".into()), "hello, ada");
 /// ```
 ///
 /// ```compile_fail
 /// wasp_sdk::plugin!(functions = [], colour = "red"); // error: unknown key `colour`
+/// ```
+///
+/// ```compile_fail
+/// fn stop() -> u32 { 0 }
+/// wasp_sdk::plugin!(shutdown = stop, functions = []); // error: `stop` returns `u32`
 /// ```
 pub use wasp_sdk_macros::plugin;
 

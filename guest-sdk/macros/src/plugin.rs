@@ -8,7 +8,7 @@ use syn::spanned::Spanned;
 use syn::{Ident, LitStr, Path, Token, bracketed};
 
 /// The keys that `plugin!` accepts, in the order the documentation gives them.
-const VALID_KEYS: &str = "`name`, `version`, `description`, `init`, `functions`";
+const VALID_KEYS: &str = "`name`, `version`, `description`, `init`, `shutdown`, `functions`";
 
 /// Expands `plugin!(input)`.
 pub(crate) fn expand(input: TokenStream) -> syn::Result<TokenStream> {
@@ -37,6 +37,20 @@ pub(crate) fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         None => (quote!(), quote!(::core::option::Option::None)),
     };
 
+    // `fn()` or `fn() -> Result<(), E>`: the trait picks the conversion, so the macro
+    // need not know the return type (a wrong one is an error naming the trait's hint).
+    let (shutdown_fn, shutdown) = match args.shutdown {
+        Some(path) => (
+            quote_spanned! {path.span()=>
+                fn __wasp_shutdown() -> ::core::result::Result<(), ::wasp_sdk::Error> {
+                    ::wasp_sdk::__private::HookOutput::into_result(#path())
+                }
+            },
+            quote!(::core::option::Option::Some(__wasp_shutdown)),
+        ),
+        None => (quote!(), quote!(::core::option::Option::None)),
+    };
+
     let consts = functions.iter().map(|path| {
         let mut path = path.clone();
         if let Some(last) = path.segments.last_mut() {
@@ -49,6 +63,7 @@ pub(crate) fn expand(input: TokenStream) -> syn::Result<TokenStream> {
     Ok(quote! {
         const _: () = {
             #init_fn
+            #shutdown_fn
 
             const __WASP_FUNCTIONS: &[::wasp_sdk::__private::Function] = &[#(#consts),*];
             const _: () = ::core::assert!(
@@ -62,6 +77,7 @@ pub(crate) fn expand(input: TokenStream) -> syn::Result<TokenStream> {
                 version: #version,
                 description: #description,
                 init: #init,
+                shutdown: #shutdown,
                 functions: __WASP_FUNCTIONS,
             };
 
@@ -79,6 +95,9 @@ pub(crate) fn expand(input: TokenStream) -> syn::Result<TokenStream> {
                     input: ::std::vec::Vec<u8>,
                 ) -> ::core::result::Result<::std::vec::Vec<u8>, #guest::PluginError> {
                     ::wasp_sdk::__private::export_call(&__WASP_PLUGIN, &function, input)
+                }
+                fn shutdown() {
+                    ::wasp_sdk::__private::export_shutdown(&__WASP_PLUGIN)
                 }
             }
 
@@ -104,6 +123,7 @@ struct Args {
     version: Option<LitStr>,
     description: Option<LitStr>,
     init: Option<Path>,
+    shutdown: Option<Path>,
     functions: Option<Vec<Path>>,
 }
 
@@ -141,6 +161,12 @@ impl Parse for Args {
                 "init" => {
                     let path: Path = input.parse()?;
                     if args.init.replace(path).is_some() {
+                        return Err(duplicate());
+                    }
+                }
+                "shutdown" => {
+                    let path: Path = input.parse()?;
+                    if args.shutdown.replace(path).is_some() {
                         return Err(duplicate());
                     }
                 }
@@ -253,6 +279,13 @@ mod tests {
             "{out}"
         );
         assert!(
+            out.contains("shutdown : :: core :: option :: Option :: None"),
+            "{out}"
+        );
+        assert!(!out.contains("__wasp_shutdown"), "{out}");
+        // The export exists anyway: the 0.2.0 world requires it.
+        assert!(out.contains("fn shutdown ()"), "{out}");
+        assert!(
             out.contains("& [__wasp_plugin_fn_upper , __wasp_plugin_fn_shout]"),
             "{out}"
         );
@@ -266,6 +299,7 @@ mod tests {
             version = "1.0.0-rc.1+b5",
             description = "d",
             init = setup::run,
+            shutdown = teardown,
             functions = [a, m::b],
         ));
         assert!(out.contains("name : \"x\""), "{out}");
@@ -273,6 +307,8 @@ mod tests {
         assert!(out.contains("description : \"d\""), "{out}");
         assert!(out.contains("setup :: run ()"), "{out}");
         assert!(out.contains("Some (__wasp_init)"), "{out}");
+        assert!(out.contains("into_result (teardown ())"), "{out}");
+        assert!(out.contains("Some (__wasp_shutdown)"), "{out}");
         assert!(out.contains("m :: __wasp_plugin_fn_b"), "{out}");
     }
 
@@ -287,7 +323,15 @@ mod tests {
             ),
             (
                 quote!(functions = [a], fuctions = [b]),
-                "valid keys: `name`",
+                "valid keys: `name`, `version`, `description`, `init`, `shutdown`, `functions`",
+            ),
+            (
+                quote!(functions = [a], shutdown = x, shutdown = y),
+                "`shutdown` is given twice",
+            ),
+            (
+                quote!(shutdown = "x", functions = [a]),
+                "expected identifier",
             ),
             (
                 quote!(functions = [a], functions = [b]),

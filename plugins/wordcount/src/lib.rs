@@ -20,12 +20,13 @@
 use bindings::exports::wasp::plugin::guest::{Guest, PluginError, PluginInfo};
 use serde_json::{Value, json};
 
-/// The bindings for `wit/plugin.wit`, and the export of [`WordCount`].
+/// The bindings for `wit/v0.1.0/plugin.wit`, and the export of [`WordCount`].
 #[allow(unsafe_code, missing_docs)]
 mod bindings {
     wit_bindgen::generate!({
-        // Relative to this crate's manifest: the repository's `wit/`.
-        path: "../../wit",
+        // Relative to this crate's manifest: the frozen `wasp:plugin@0.1.0` (this
+        // plugin stays on 0.1.0, which the host keeps serving beside 0.2.0).
+        path: "../../wit/v0.1.0",
         world: "plugin",
     });
 
