@@ -62,7 +62,12 @@ pub(crate) async fn run(a: Args) -> CliResult {
             );
         }
         let state = manifest.state().map(std::path::Path::to_path_buf);
-        (a.plugin.clone(), entry.path().to_path_buf(), entry.options().clone(), state)
+        (
+            a.plugin.clone(),
+            entry.path().to_path_buf(),
+            entry.options().clone(),
+            state,
+        )
     };
     let mut limits = options.limits_value().clone();
     if let Some(f) = a.fuel {

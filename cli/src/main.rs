@@ -171,7 +171,9 @@ fn default_cache_dir() -> Option<PathBuf> {
 /// A runtime whose kv store is the file `state`, or in memory, with the compile
 /// cache of the command line. A cache that cannot be used is skipped with a
 /// warning: it only makes loading faster.
-pub(crate) fn build_runtime(state: Option<&std::path::Path>) -> Result<wasp_host::Runtime, Failure> {
+pub(crate) fn build_runtime(
+    state: Option<&std::path::Path>,
+) -> Result<wasp_host::Runtime, Failure> {
     let build = |cache: Option<&std::path::Path>| {
         let mut b = wasp_host::Runtime::builder();
         if let Some(path) = state {

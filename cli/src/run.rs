@@ -2,14 +2,13 @@
 //! the stages (`call("process", event)`), JSON lines out; failures go to the
 //! dead-letter output and the pipeline goes on.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use wasp_host::manifest::Manifest;
-use wasp_host::{Error, Plugin};
+use wasp_host::{Error, Plugins};
 
 use crate::{CliResult, Failure, build_runtime, manifest_path};
 
@@ -27,9 +26,14 @@ pub(crate) struct Args {
     /// Write failed events to FILE instead of stderr (one JSON line each).
     #[arg(long, value_name = "FILE")]
     dead_letter: Option<PathBuf>,
-    /// Reload a plugin when its file changes.
+    /// Reload a plugin when its file changes (a new file that does not load
+    /// keeps the old version serving).
     #[arg(long)]
     watch: bool,
+    /// Print the per-plugin table every DURATION (e.g. 10s) as well as at the end
+    /// (and on SIGUSR1).
+    #[arg(long, value_name = "DURATION")]
+    stats_every: Option<wasp_host::manifest::Dur>,
 }
 
 #[derive(Default)]
@@ -53,30 +57,36 @@ pub(crate) async fn run(a: Args) -> CliResult {
                 .unwrap_or("my-plugin")
         )));
     };
-    if a.watch || manifest.watch() {
-        tracing::warn!(
-            "--watch / [runtime] watch is not implemented yet: plugins are not reloaded when their files change"
-        );
-    }
     // kv state: [runtime] state, else wasp-state.db beside the manifest when some
     // plugin is granted kv (so counts survive between runs), else in memory.
-    let wants_kv = manifest.plugins().any(|(_, e)| e.options().grants_value().kv_value());
-    let state = manifest.state().map(std::path::Path::to_path_buf).or_else(|| {
-        wants_kv.then(|| {
-            manifest
-                .file()
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new("."))
-                .join("wasp-state.db")
-        })
-    });
+    let wants_kv = manifest
+        .plugins()
+        .any(|(_, e)| e.options().grants_value().kv_value());
+    let state = manifest
+        .state()
+        .map(std::path::Path::to_path_buf)
+        .or_else(|| {
+            wants_kv.then(|| {
+                manifest
+                    .file()
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(std::path::Path::new("."))
+                    .join("wasp-state.db")
+            })
+        });
     let runtime = build_runtime(state.as_deref())?;
     let plugins = runtime.load(&manifest).await?;
-    let chain: Vec<Plugin> = stages
-        .iter()
-        .map(|s| plugins.get(s))
-        .collect::<Result<_, _>>()?;
+    // Stages are looked up per event, so a reload takes effect at the next event.
+    for s in &stages {
+        plugins.get(s)?;
+    }
+    let _watch = if a.watch || manifest.watch() {
+        Some(plugins.watch()?)
+    } else {
+        None
+    };
+    let _stats = spawn_stats_reporter(&plugins, &stages, a.stats_every.map(|d| d.0));
 
     let mut dead: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = match &a.dead_letter {
         Some(p) => Box::new(tokio::fs::File::create(p).await.map_err(|e| {
@@ -123,7 +133,7 @@ pub(crate) async fn run(a: Args) -> CliResult {
             continue;
         }
         totals.events += 1;
-        match process(&chain, line).await {
+        match process(&plugins, &stages, line).await {
             Ok(Some(out)) => {
                 totals.out += 1;
                 let mut bytes = out;
@@ -142,7 +152,11 @@ pub(crate) async fn run(a: Args) -> CliResult {
         }
     }
     dead.flush().await.ok();
-    print_summary(&chain, &totals);
+    print_summary(&plugins, &stages);
+    eprintln!(
+        "summary: {} events, {} out, {} dropped by a stage, {} dead-lettered",
+        totals.events, totals.out, totals.dropped, totals.dead
+    );
     Ok(())
 }
 
@@ -162,7 +176,11 @@ async fn write_line(w: &mut (dyn tokio::io::AsyncWrite + Unpin + Send), v: &Valu
 
 /// Runs one event through every stage. `Ok(None)`: a stage returned nothing,
 /// which drops the event (a filter). `Err`: the dead letter.
-async fn process(chain: &[Plugin], line: &[u8]) -> Result<Option<Vec<u8>>, Value> {
+async fn process(
+    plugins: &Plugins,
+    stages: &[String],
+    line: &[u8],
+) -> Result<Option<Vec<u8>>, Value> {
     let original: Value = match serde_json::from_slice(line) {
         Ok(v) => v,
         Err(e) => {
@@ -175,7 +193,15 @@ async fn process(chain: &[Plugin], line: &[u8]) -> Result<Option<Vec<u8>>, Value
         }
     };
     let mut event = line.to_vec();
-    for plugin in chain {
+    for stage in stages {
+        let plugin = match plugins.get(stage) {
+            Ok(p) => p,
+            Err(e) => {
+                return Err(
+                    json!({"event": original, "stage": stage, "kind": "error", "error": e.to_string()}),
+                );
+            }
+        };
         let letter = |error: String, kind: &str| json!({"event": original, "stage": plugin.name(), "kind": kind, "error": error});
         match plugin.call_raw("process", &event).await {
             Ok(out) if out.iter().all(u8::is_ascii_whitespace) => return Ok(None),
@@ -217,25 +243,23 @@ fn ms(d: Duration) -> String {
     format!("{:.3}ms", d.as_secs_f64() * 1e3)
 }
 
-fn print_summary(chain: &[Plugin], t: &Totals) {
-    eprintln!(
-        "summary: {} events, {} out, {} dropped by a stage, {} dead-lettered",
-        t.events, t.out, t.dropped, t.dead
-    );
+/// Prints the per-plugin table (stderr).
+fn print_summary(plugins: &Plugins, stages: &[String]) {
     eprintln!(
         "{:<16} {:>8} {:>8} {:>8} {:>10} {:>10}  faults by kind",
         "plugin", "calls", "errors", "faults", "p50", "p99"
     );
-    let mut seen = BTreeMap::new();
-    for p in chain {
-        if seen.insert(p.name().to_string(), ()).is_some() {
+    let mut seen = std::collections::BTreeSet::new();
+    for name in stages {
+        if !seen.insert(name) {
             continue;
         }
+        let Ok(p) = plugins.get(name) else { continue };
         let s = p.stats();
         let kinds: Vec<String> = s.faults.iter().map(|(k, v)| format!("{k}={v}")).collect();
         eprintln!(
             "{:<16} {:>8} {:>8} {:>8} {:>10} {:>10}  {}{}",
-            p.name(),
+            name,
             s.calls,
             s.errors,
             s.total_faults(),
@@ -244,5 +268,62 @@ fn print_summary(chain: &[Plugin], t: &Totals) {
             kinds.join(" "),
             if s.quarantined { " (quarantined)" } else { "" }
         );
+    }
+}
+
+/// Prints the table every `every`, and on SIGUSR1 (Unix), until dropped.
+fn spawn_stats_reporter(
+    plugins: &Plugins,
+    stages: &[String],
+    every: Option<Duration>,
+) -> AbortOnDrop {
+    let plugins = plugins.clone();
+    let stages = stages.to_vec();
+    AbortOnDrop(tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut usr1 =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()).ok();
+        let mut tick = every.map(|d| {
+            let mut i = tokio::time::interval(d);
+            i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            i
+        });
+        if let Some(t) = tick.as_mut() {
+            t.tick().await; // the first tick is immediate
+        }
+        loop {
+            let ticked = async {
+                match tick.as_mut() {
+                    Some(t) => {
+                        t.tick().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            #[cfg(unix)]
+            let signalled = async {
+                match usr1.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let signalled = std::future::pending::<()>();
+            tokio::select! {
+                _ = ticked => {}
+                _ = signalled => {}
+            }
+            print_summary(&plugins, &stages);
+        }
+    }))
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

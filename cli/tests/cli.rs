@@ -552,19 +552,33 @@ fn compile_cache_gives_the_same_results_and_can_be_turned_off() {
     let cache = dir.path().join("cache");
     for _ in 0..2 {
         wasp()
-            .args(["--cache-dir", cache.to_str().unwrap(), "call", fixtures::UPPER, "upper", "cached"])
+            .args([
+                "--cache-dir",
+                cache.to_str().unwrap(),
+                "call",
+                fixtures::UPPER,
+                "upper",
+                "cached",
+            ])
             .assert()
             .success()
             .stdout("CACHED");
     }
     assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 1);
-    wasp().args(["--no-cache", "call", fixtures::UPPER, "upper", "fresh"]).assert().success().stdout("FRESH");
+    wasp()
+        .args(["--no-cache", "call", fixtures::UPPER, "upper", "fresh"])
+        .assert()
+        .success()
+        .stdout("FRESH");
 }
 
 #[test]
 fn check_warns_about_sockets_without_a_network_grant() {
     let dir = tempfile::tempdir().unwrap();
-    let m = write_manifest(dir.path(), &format!("[plugins.sandbox]\npath = \"{}\"\n", fixtures::SANDBOX));
+    let m = write_manifest(
+        dir.path(),
+        &format!("[plugins.sandbox]\npath = \"{}\"\n", fixtures::SANDBOX),
+    );
     wasp()
         .args(["check", "-m", m.to_str().unwrap()])
         .assert()
@@ -573,7 +587,10 @@ fn check_warns_about_sockets_without_a_network_grant() {
         .stderr(predicate::str::contains("granted no network"));
     let m = write_manifest(
         dir.path(),
-        &format!("[plugins.sandbox]\npath = \"{}\"\ngrants = {{ network = [\"127.0.0.1:9\"] }}\n", fixtures::SANDBOX),
+        &format!(
+            "[plugins.sandbox]\npath = \"{}\"\ngrants = {{ network = [\"127.0.0.1:9\"] }}\n",
+            fixtures::SANDBOX
+        ),
     );
     wasp()
         .args(["check", "-m", m.to_str().unwrap()])
@@ -590,7 +607,10 @@ fn inspect_shows_the_sdk_version() {
         .success()
         .stdout(predicate::str::contains("wasp:plugin@0.2.0 (supported"))
         .stdout(predicate::str::contains("sdk:          wasp-sdk 0.2.0"));
-    let golden = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/golden/v0.1.0/upper.wasm");
+    let golden = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/golden/v0.1.0/upper.wasm"
+    );
     wasp()
         .args(["inspect", golden])
         .assert()

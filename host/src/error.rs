@@ -159,6 +159,28 @@ pub enum Error {
         last: String,
     },
 
+    /// Every instance of the plugin is busy and its wait queue is full, or no
+    /// instance became free within the plugin's timeout. Nothing was called.
+    #[error(
+        "plugin '{plugin}' is busy: {max_instances} call(s) running and the queue is full or did not move within {waited:?}; retry later, or raise max-instances / max-queue"
+    )]
+    Busy {
+        /// The plugin's name.
+        plugin: String,
+        /// Its `max-instances`.
+        max_instances: u32,
+        /// How long the call waited for an instance.
+        waited: Duration,
+    },
+
+    /// The plugin was unloaded (or replaced by a reload) before the call got an
+    /// instance.
+    #[error("plugin '{plugin}' was unloaded")]
+    Unloaded {
+        /// The plugin's name.
+        plugin: String,
+    },
+
     /// The runtime could not be built, or an internal wasmtime operation failed.
     #[error("runtime: {0}")]
     Runtime(String),

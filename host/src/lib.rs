@@ -52,16 +52,20 @@ mod registry;
 mod runtime;
 mod state;
 mod version;
+mod watch;
 
 pub use capability::{FileGrant, FileMode, Grants, HostFn, HostFnContext, NetGrant};
 pub use error::{Error, Fault, Result};
 pub use limits::Limits;
 pub use metrics::PluginStats;
-pub use plugin::{DEFAULT_MAX_INSTANCES, InstanceMode, Plugin, PluginInfo, PluginOptions};
+pub use plugin::{
+    DEFAULT_MAX_INSTANCES, DEFAULT_MAX_QUEUE, InstanceMode, Plugin, PluginInfo, PluginOptions,
+};
 pub use registry::Plugins;
 pub use runtime::{DEFAULT_EPOCH_TICK, DEFAULT_KV_QUOTA, Runtime, RuntimeBuilder};
 pub use version::{ApiVersion, ComponentShape, SDK_SECTION, SUPPORTED_VERSIONS};
 pub use wasp_codec::{Bincode, CodecError, FromBytes, IntoBytes, Json};
+pub use watch::{DEBOUNCE, Watch};
 
 /// The README's code blocks, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

@@ -98,12 +98,17 @@ pub struct PluginOptions {
     pub(crate) config: BTreeMap<String, String>,
     pub(crate) instance: InstanceMode,
     pub(crate) max_instances: u32,
+    pub(crate) max_queue: u32,
     pub(crate) sha256: Option<[u8; 32]>,
 }
 
 /// Default `max-instances`: enough for a few concurrent calls per plugin while
 /// bounding memory at 4 × `limits.memory`.
 pub const DEFAULT_MAX_INSTANCES: u32 = 4;
+
+/// Default `max-queue`: calls that may wait for a free instance before the
+/// plugin answers `busy`.
+pub const DEFAULT_MAX_QUEUE: u32 = 64;
 
 impl Default for PluginOptions {
     fn default() -> Self {
@@ -113,6 +118,7 @@ impl Default for PluginOptions {
             config: BTreeMap::new(),
             instance: InstanceMode::Reuse,
             max_instances: DEFAULT_MAX_INSTANCES,
+            max_queue: DEFAULT_MAX_QUEUE,
             sha256: None,
         }
     }
@@ -171,6 +177,27 @@ impl PluginOptions {
         self.max_instances = n.max(1);
         self
     }
+    /// Calls that may wait for a free instance (default [`DEFAULT_MAX_QUEUE`]);
+    /// past it, or after waiting `limits.timeout`, a call fails with
+    /// [`Error::Busy`].
+    ///
+    /// ```
+    /// let o = wasp_host::PluginOptions::default().max_queue(0);
+    /// assert_eq!(o.max_queue_value(), 0);
+    /// ```
+    pub fn max_queue(mut self, n: u32) -> Self {
+        self.max_queue = n;
+        self
+    }
+    /// See [`PluginOptions::max_queue`].
+    ///
+    /// ```
+    /// assert_eq!(wasp_host::PluginOptions::default().max_queue_value(), 64);
+    /// ```
+    pub fn max_queue_value(&self) -> u32 {
+        self.max_queue
+    }
+
     /// Refuse to load unless the file's SHA-256 is this.
     ///
     /// ```
@@ -256,6 +283,9 @@ pub(crate) struct PluginInner {
     pub(crate) cached: bool,
     pub(crate) imports: Vec<String>,
     pub(crate) sdk_version: Option<String>,
+    /// The file it was loaded from (for reload), and how.
+    pub(crate) source: Option<std::path::PathBuf>,
+    pub(crate) options: PluginOptions,
     pub(crate) pool: Pool,
     pub(crate) metrics: Arc<Metrics>,
 }
@@ -271,6 +301,18 @@ impl std::fmt::Debug for Plugin {
 }
 
 impl Plugin {
+    pub(crate) fn with_source(self, path: &std::path::Path) -> Plugin {
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.source = Some(path.to_path_buf());
+                Plugin {
+                    inner: Arc::new(inner),
+                }
+            }
+            Err(inner) => Plugin { inner },
+        }
+    }
+
     pub(crate) async fn finish_load(inner: PluginInner) -> Result<Plugin> {
         inner.info.check(&inner.name)?;
         Ok(Plugin {
@@ -351,6 +393,24 @@ impl Plugin {
     /// ```
     pub fn sdk_version(&self) -> Option<&str> {
         self.inner.sdk_version.as_deref()
+    }
+
+    /// The file the plugin was loaded from (`None` for bytes).
+    ///
+    /// ```no_run
+    /// # fn f(p: wasp_host::Plugin) { println!("{:?}", p.source()); }
+    /// ```
+    pub fn source(&self) -> Option<&std::path::Path> {
+        self.inner.source.as_deref()
+    }
+
+    /// The options the plugin was loaded with.
+    ///
+    /// ```no_run
+    /// # fn f(p: wasp_host::Plugin) { println!("{:?}", p.options().limits_value()); }
+    /// ```
+    pub fn options(&self) -> &PluginOptions {
+        &self.inner.options
     }
 
     /// The plugin's limits.

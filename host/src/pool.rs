@@ -138,6 +138,10 @@ pub(crate) struct Pool {
     permits: Arc<Semaphore>,
     /// Set on unload: instances are no longer kept.
     closed: std::sync::atomic::AtomicBool,
+    max_instances: u32,
+    max_queue: u32,
+    /// Calls waiting for an instance now.
+    waiting: std::sync::atomic::AtomicU32,
 }
 
 /// What a pool is made from.
@@ -150,6 +154,7 @@ pub(crate) struct PoolSpec {
     pub(crate) shared: Arc<SharedState>,
     pub(crate) mode: InstanceMode,
     pub(crate) max_instances: u32,
+    pub(crate) max_queue: u32,
     pub(crate) metrics: Arc<Metrics>,
 }
 
@@ -170,6 +175,7 @@ impl Pool {
             shared,
             mode,
             max_instances,
+            max_queue,
             metrics,
         } = spec;
         Pool {
@@ -184,6 +190,9 @@ impl Pool {
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(max_instances as usize)),
             closed: std::sync::atomic::AtomicBool::new(false),
+            max_instances,
+            max_queue,
+            waiting: std::sync::atomic::AtomicU32::new(0),
         }
     }
 
@@ -247,7 +256,14 @@ impl Pool {
             if Instant::now() >= ctx.data().deadline {
                 Ok(UpdateDeadline::Interrupt)
             } else {
-                Ok(UpdateDeadline::Yield(1))
+                // tokio's own yield: this task goes to the back of the queue
+                // *after* the I/O and timer driver runs, so on a current-thread
+                // runtime other tasks and timers are served at every tick (a
+                // plain `Yield` re-queues at once and can starve them).
+                Ok(UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                ))
             }
         });
         let _ = store.set_fuel(self.limits.fuel);
@@ -312,7 +328,7 @@ impl Pool {
 
     /// Puts a healthy instance back (or drops it, for `per-call` plugins).
     pub(crate) fn put_back(&self, inst: Instance) {
-        if self.mode == InstanceMode::PerCall || self.closed.load(Ordering::Relaxed) {
+        if self.mode == InstanceMode::PerCall {
             self.metrics.instances.fetch_sub(1, Ordering::Relaxed);
             return;
         }
@@ -325,12 +341,50 @@ impl Pool {
     /// Waits for a free slot (at most `max-instances` calls run at once) and takes
     /// an idle instance or makes a fresh one.
     pub(crate) async fn lease(&self) -> Result<Lease> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::Runtime(format!("plugin '{}' is unloaded", self.name)))?;
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(Error::Unloaded {
+                plugin: self.name.to_string(),
+            });
+        }
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(tokio::sync::TryAcquireError::Closed) => {
+                return Err(Error::Unloaded {
+                    plugin: self.name.to_string(),
+                });
+            }
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                let busy = || Error::Busy {
+                    plugin: self.name.to_string(),
+                    max_instances: self.max_instances,
+                    waited: self.limits.timeout,
+                };
+                // A bounded queue, and a bounded wait: a caller learns it is busy
+                // instead of piling up behind a slow plugin.
+                if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_queue {
+                    self.waiting.fetch_sub(1, Ordering::AcqRel);
+                    return Err(busy());
+                }
+                let waited =
+                    tokio::time::timeout(self.limits.timeout, self.permits.clone().acquire_owned())
+                        .await;
+                self.waiting.fetch_sub(1, Ordering::AcqRel);
+                match waited {
+                    Ok(Ok(p)) => p,
+                    Ok(Err(_)) => {
+                        return Err(Error::Unloaded {
+                            plugin: self.name.to_string(),
+                        });
+                    }
+                    Err(_) => return Err(busy()),
+                }
+            }
+        };
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(Error::Unloaded {
+                plugin: self.name.to_string(),
+            });
+        }
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let instance = match idle {
             Some(i) => i,
@@ -387,10 +441,22 @@ impl Pool {
         }
     }
 
-    /// Calls `shutdown` on every idle instance (under the limits) and drops them;
-    /// instances busy now are dropped when their call ends (without `shutdown`).
+    /// Unloads: refuses new calls, waits for the calls in flight (each is bounded
+    /// by the timeout), calls `shutdown` on every instance (under the limits) and
+    /// drops them.
     pub(crate) async fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
+        let drained = tokio::time::timeout(
+            self.limits.timeout + std::time::Duration::from_secs(1),
+            self.permits.acquire_many(self.max_instances),
+        )
+        .await;
+        if drained.is_err() {
+            tracing::warn!(target: "wasp::registry", plugin = %self.name, "calls still running after the timeout; unloading anyway");
+        }
+        // Release what we hold before closing, then refuse everyone else.
+        drop(drained);
+        self.permits.close();
         let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
         for mut inst in idle {
             if let Err(fault) = self.guarded(&mut inst, async |i| i.shutdown().await).await {

@@ -1,10 +1,12 @@
-//! Named plugins.
+//! Named plugins: load, unload and reload while calls are in flight.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use crate::error::{Error, Result};
-use crate::plugin::Plugin;
+use crate::plugin::{Plugin, PluginOptions};
+use crate::runtime::Runtime;
 
 /// The plugins loaded from a manifest, by name. Cheap to clone.
 ///
@@ -17,6 +19,7 @@ use crate::plugin::Plugin;
 #[derive(Clone, Default)]
 pub struct Plugins {
     map: Arc<RwLock<BTreeMap<String, Plugin>>>,
+    runtime: Option<Runtime>,
 }
 
 impl std::fmt::Debug for Plugins {
@@ -33,6 +36,99 @@ impl Plugins {
     /// ```
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty set that can [`load`](Plugins::load) and
+    /// [`reload`](Plugins::reload) plugins on `runtime` (what
+    /// [`Runtime::load_manifest`] returns).
+    ///
+    /// ```
+    /// let rt = wasp_host::Runtime::builder().build()?;
+    /// let plugins = wasp_host::Plugins::with_runtime(rt);
+    /// # Ok::<(), wasp_host::Error>(())
+    /// ```
+    pub fn with_runtime(runtime: Runtime) -> Self {
+        Plugins {
+            map: Arc::default(),
+            runtime: Some(runtime),
+        }
+    }
+
+    fn runtime(&self) -> Result<&Runtime> {
+        self.runtime.as_ref().ok_or_else(|| {
+            Error::Runtime(
+                "this plugin set has no runtime; make it with Plugins::with_runtime".into(),
+            )
+        })
+    }
+
+    /// Loads a plugin file under `name` while the others keep serving; a plugin
+    /// already loaded under that name is replaced as by [`Plugins::reload`].
+    ///
+    /// # Errors
+    /// As [`Runtime::load_file_as`]; the set is unchanged then.
+    ///
+    /// ```no_run
+    /// # async fn f(plugins: wasp_host::Plugins) -> wasp_host::Result<()> {
+    /// plugins.load("upper", "plugins/upper.wasm", Default::default()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn load(
+        &self,
+        name: &str,
+        path: impl AsRef<Path>,
+        options: PluginOptions,
+    ) -> Result<Plugin> {
+        let new = self.runtime()?.load_file_as(name, path, options).await?;
+        self.swap(new.clone());
+        Ok(new)
+    }
+
+    /// Reloads a plugin from its file with its options: the new version is built
+    /// and checked first; if that fails, the old one keeps serving and the error
+    /// is returned. Otherwise the swap is atomic: new calls go to the new version,
+    /// calls in flight finish on the old one, which is then shut down and freed
+    /// (in the background). A reload also lifts a quarantine.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchPlugin`], a plugin loaded from bytes (no file to reload),
+    /// or the new version's load error.
+    ///
+    /// ```no_run
+    /// # async fn f(plugins: wasp_host::Plugins) -> wasp_host::Result<()> {
+    /// let new = plugins.reload("upper").await?;
+    /// println!("now serving {} {}", new.info().name, new.info().version);
+    /// # Ok(()) }
+    /// ```
+    pub async fn reload(&self, name: &str) -> Result<Plugin> {
+        let old = self.get(name)?;
+        let Some(path) = old.source().map(Path::to_path_buf) else {
+            return Err(Error::load(
+                name,
+                "it was loaded from bytes, so there is no file to reload; load the new bytes instead",
+            ));
+        };
+        let new = self
+            .runtime()?
+            .load_file_as(name, &path, old.options().clone())
+            .await?;
+        self.swap(new.clone());
+        tracing::info!(target: "wasp::registry", plugin = name, version = %new.info().version, "reloaded");
+        Ok(new)
+    }
+
+    /// Puts `new` in place and retires what it replaced.
+    fn swap(&self, new: Plugin) {
+        if let Some(old) = self.insert(new) {
+            // Its calls in flight finish first; nothing waits for that here.
+            let retire = async move { old.close().await };
+            match tokio::runtime::Handle::try_current() {
+                Ok(h) => {
+                    h.spawn(retire);
+                }
+                Err(_) => drop(retire),
+            }
+        }
     }
 
     /// Adds (or replaces) a plugin under its name; returns the one it replaced.
@@ -66,9 +162,9 @@ impl Plugins {
         })
     }
 
-    /// Removes a plugin: its idle instances get `shutdown` (0.2.0 plugins, under
-    /// the plugin's timeout) and are dropped; calls in flight finish first, and
-    /// their instances are dropped after them.
+    /// Removes a plugin: new calls get [`Error::Unloaded`], calls in flight finish
+    /// (each bounded by the timeout), then every instance gets `shutdown` (0.2.0
+    /// plugins, under the plugin's limits) and is freed.
     ///
     /// ```
     /// # async fn f() {

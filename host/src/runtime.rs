@@ -309,7 +309,8 @@ impl Runtime {
             path: path.to_path_buf(),
             source,
         })?;
-        self.load_bytes(name, bytes, options).await
+        let plugin = self.load_bytes(name, bytes, options).await?;
+        Ok(plugin.with_source(path))
     }
 
     /// Loads a plugin from bytes (a component, or a wasm32-wasip1 core module that
@@ -333,7 +334,8 @@ impl Runtime {
     ) -> Result<Plugin> {
         let rt = &*self.inner;
         let grants = options.grants.clone().resolve(name, &rt.host_fns)?;
-        let compiled = loader::compile(&rt.engine, rt.cache.as_ref(), name, bytes, options.sha256).await?;
+        let compiled =
+            loader::compile(&rt.engine, rt.cache.as_ref(), name, bytes, options.sha256).await?;
         let instance_pre = rt
             .linker
             .instantiate_pre(&compiled.component)
@@ -382,6 +384,7 @@ impl Runtime {
             shared,
             mode: options.instance,
             max_instances: options.max_instances,
+            max_queue: options.max_queue,
             metrics: metrics.clone(),
         });
         let mut first = pool.instantiate().await?;
@@ -396,6 +399,8 @@ impl Runtime {
             cached: compiled.cached,
             imports: compiled.shape.imports,
             sdk_version: compiled.shape.sdk_version,
+            source: None,
+            options: options.clone(),
             pool,
             metrics,
         })
@@ -457,7 +462,7 @@ impl Runtime {
                 manifest.file().display()
             );
         }
-        let plugins = Plugins::new();
+        let plugins = Plugins::with_runtime(self.clone());
         for (name, entry) in manifest.plugins() {
             let plugin = self
                 .load_file_as(name, entry.path(), entry.options().clone())

@@ -7,7 +7,9 @@ use wasp_tests::fixtures;
 async fn load(cache: &std::path::Path) -> wasp_host::Plugin {
     // A fresh runtime (and engine) each time, as after a restart.
     let rt = Runtime::builder().cache_dir(cache).build().unwrap();
-    rt.load_file(fixtures::UPPER, PluginOptions::default()).await.unwrap()
+    rt.load_file(fixtures::UPPER, PluginOptions::default())
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -32,7 +34,10 @@ async fn second_load_comes_from_the_cache_with_the_same_results() {
 async fn corrupted_entries_are_rebuilt_not_trusted() {
     let dir = tempfile::tempdir().unwrap();
     load(dir.path()).await;
-    let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    let entries: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(entries.len(), 1, "{entries:?}");
     let entry = &entries[0];
     for corrupt in [

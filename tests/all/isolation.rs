@@ -24,13 +24,17 @@ async fn spinner_does_not_block_other_plugins() {
         .unwrap();
     let spinning = Arc::new(AtomicBool::new(true));
     let flag = spinning.clone();
+    let spin_stats = spinner.clone();
     let spin = tokio::spawn(async move {
         let r = spinner.call_raw("spin", b"").await;
         flag.store(false, Ordering::SeqCst);
         r
     });
-    // Let the spinner start.
-    tokio::task::yield_now().await;
+    // Wait until the spinner is really running (in flight) ...
+    while spinning.load(Ordering::SeqCst) && upper_spinner_in_flight(&spin_stats) == 0 {
+        tokio::task::yield_now().await;
+    }
+    // ... then the other plugin serves while it spins.
     for i in 0..100 {
         let out: String = upper.call("upper", format!("call {i}")).await.unwrap();
         assert_eq!(out, format!("CALL {i}"));
@@ -60,6 +64,10 @@ async fn spinner_yields_on_a_current_thread_runtime() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spinner_yields_on_a_multi_thread_runtime() {
     spinner_does_not_block_other_plugins().await;
+}
+
+fn upper_spinner_in_flight(p: &wasp_host::Plugin) -> u64 {
+    p.stats().in_flight
 }
 
 fn rss_bytes() -> u64 {

@@ -9,6 +9,7 @@ mod calls;
 mod faults;
 mod golden;
 mod isolation;
+mod lifecycle;
 mod load;
 mod manifest;
 mod sandbox;

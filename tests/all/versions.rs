@@ -11,24 +11,36 @@ fn golden(name: &str) -> String {
 }
 
 fn kv(quota: Option<u64>) -> PluginOptions {
-    PluginOptions::default().max_instances(1).grants(Grants::default().kv(true, quota))
+    PluginOptions::default()
+        .max_instances(1)
+        .grants(Grants::default().kv(true, quota))
 }
 
 async fn hostile_on(rt: &Runtime, name: &str, options: PluginOptions) -> wasp_host::Plugin {
-    rt.load_file_as(name, fixtures::HOSTILE, options).await.unwrap()
+    rt.load_file_as(name, fixtures::HOSTILE, options)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn plugins_of_both_versions_serve_side_by_side() {
     let rt = Runtime::builder().build().unwrap();
-    let old = rt.load_file_as("old-upper", golden("upper"), PluginOptions::default()).await.unwrap();
-    let new = rt.load_file_as("new-upper", fixtures::UPPER, PluginOptions::default()).await.unwrap();
+    let old = rt
+        .load_file_as("old-upper", golden("upper"), PluginOptions::default())
+        .await
+        .unwrap();
+    let new = rt
+        .load_file_as("new-upper", fixtures::UPPER, PluginOptions::default())
+        .await
+        .unwrap();
     assert_eq!(old.api_version(), ApiVersion::V0_1_0);
     assert_eq!(new.api_version(), ApiVersion::V0_2_0);
     assert_eq!(new.sdk_version(), Some("0.2.0"));
     assert_eq!(old.sdk_version(), None);
     // One pipeline through both: old then new then old.
-    let mut event = serde_json::json!({"message": "mixed"}).to_string().into_bytes();
+    let mut event = serde_json::json!({"message": "mixed"})
+        .to_string()
+        .into_bytes();
     for p in [&old, &new, &old] {
         event = p.call_raw("process", &event).await.unwrap();
     }
@@ -44,7 +56,10 @@ async fn kv_is_denied_without_the_grant() {
     match err {
         Error::Plugin { code, message, .. } => {
             assert_eq!(code, "kv");
-            assert!(message.contains("kv is not granted") && message.contains("kv = true"), "{message}");
+            assert!(
+                message.contains("kv is not granted") && message.contains("kv = true"),
+                "{message}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -63,7 +78,10 @@ async fn kv_namespaces_are_isolated_between_plugins() {
     let got: String = b.call("kv-get", "shared-name").await.unwrap();
     assert_eq!(got, "b");
     let err = b.call_raw("kv-get", b"secret").await.unwrap_err();
-    assert!(matches!(err, Error::Plugin { ref code, .. } if code == "missing"), "{err:?}");
+    assert!(
+        matches!(err, Error::Plugin { ref code, .. } if code == "missing"),
+        "{err:?}"
+    );
     let keys: String = b.call("kv-list", "").await.unwrap();
     assert_eq!(keys, "shared-name");
     let keys: String = a.call("kv-list", "").await.unwrap();
@@ -89,7 +107,10 @@ async fn kv_quota_is_enforced() {
     let err = p.call_raw("kv-get", b"b").await.unwrap_err();
     assert!(matches!(err, Error::Plugin { ref code, .. } if code == "missing"));
     let _: String = p.call("kv-delete", "a").await.unwrap();
-    let _: String = p.call("kv-set", "c=0123456789012345678901234567890123456789").await.unwrap();
+    let _: String = p
+        .call("kv-set", "c=0123456789012345678901234567890123456789")
+        .await
+        .unwrap();
 }
 
 async fn with_state(path: &Path) -> Runtime {
@@ -126,7 +147,11 @@ async fn kv_persists_across_a_runtime_restart_and_shutdown_is_called_on_unload()
 async fn a_0_1_0_plugin_is_unloaded_without_shutdown() {
     let rt = Runtime::builder().build().unwrap();
     let plugins = Plugins::new();
-    plugins.insert(rt.load_file_as("old", golden("hostile"), PluginOptions::default()).await.unwrap());
+    plugins.insert(
+        rt.load_file_as("old", golden("hostile"), PluginOptions::default())
+            .await
+            .unwrap(),
+    );
     let p = plugins.get("old").unwrap();
     let n: String = p.call("count", "").await.unwrap();
     assert_eq!(n, "1");
@@ -142,6 +167,9 @@ async fn version_9_is_refused_naming_the_supported_versions() {
         .await
         .unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("wasp:plugin@9.9.0") && text.contains("0.1.0, 0.2.0"), "{text}");
+    assert!(
+        text.contains("wasp:plugin@9.9.0") && text.contains("0.1.0, 0.2.0"),
+        "{text}"
+    );
     assert!(text.contains("upgrade the host"), "{text}");
 }

@@ -57,7 +57,8 @@ impl Hasher for ShaHasher {
 impl Cache {
     /// Opens (creating) `dir` for `engine`.
     pub(crate) fn new(dir: &Path, engine: &Engine) -> Result<Self, String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -88,7 +89,8 @@ impl Cache {
         let mut h = Sha256::new();
         h.update(self.engine_key);
         h.update(file_sha);
-        self.dir.join(format!("{}.cwasm", hex::encode(h.finalize())))
+        self.dir
+            .join(format!("{}.cwasm", hex::encode(h.finalize())))
     }
 
     /// The compiled component for the file with this SHA-256, if a valid entry
@@ -124,7 +126,13 @@ impl Cache {
     }
 
     /// Stores a compiled component (best effort: failures are logged).
-    pub(crate) fn put(&self, file_sha: &[u8; 32], component: &Component, shape: &ComponentShape, adapted: bool) {
+    pub(crate) fn put(
+        &self,
+        file_sha: &[u8; 32],
+        component: &Component,
+        shape: &ComponentShape,
+        adapted: bool,
+    ) {
         let artifact = match component.serialize() {
             Ok(a) => a,
             Err(e) => {
@@ -135,12 +143,11 @@ impl Cache {
         let entry = encode(shape, adapted, &artifact);
         let path = self.path(file_sha);
         // Write to a temporary file, then rename: readers never see half an entry.
-        let result = tempfile::NamedTempFile::new_in(&self.dir)
-            .and_then(|mut f| {
-                f.write_all(&entry)?;
-                f.persist(&path).map_err(|e| e.error)?;
-                Ok(())
-            });
+        let result = tempfile::NamedTempFile::new_in(&self.dir).and_then(|mut f| {
+            f.write_all(&entry)?;
+            f.persist(&path).map_err(|e| e.error)?;
+            Ok(())
+        });
         if let Err(e) = result {
             tracing::warn!(target: "wasp::cache", path = %path.display(), "cannot write a cache entry: {e}");
         }

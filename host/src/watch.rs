@@ -1,0 +1,125 @@
+//! Hot reload: watch the plugins' files and reload a plugin when its file changes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+
+use crate::error::{Error, Result};
+use crate::registry::Plugins;
+
+/// How long a file must stay quiet before it is reloaded: a copy or a build
+/// writes in several steps.
+pub const DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// Watching the files of a [`Plugins`] set; dropping it stops watching.
+///
+/// ```no_run
+/// # async fn f(plugins: wasp_host::Plugins) -> wasp_host::Result<()> {
+/// let _watch = plugins.watch()?; // keep it alive as long as reloading is wanted
+/// # Ok(()) }
+/// ```
+pub struct Watch {
+    _watcher: notify::RecommendedWatcher,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watch").finish_non_exhaustive()
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Plugins {
+    /// Watches every plugin's file (the plugins loaded from files, when this is
+    /// called): when one changes and then stays unchanged for [`DEBOUNCE`], the
+    /// plugin is [reloaded](Plugins::reload). A new file that does not load keeps
+    /// the old version serving, and the reason is logged (target
+    /// `wasp::registry`).
+    ///
+    /// # Errors
+    /// When the operating system's file watcher cannot be set up.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime.
+    ///
+    /// ```no_run
+    /// # async fn f(rt: wasp_host::Runtime) -> wasp_host::Result<()> {
+    /// let plugins = rt.load_manifest("wasp.toml").await?;
+    /// let _watch = plugins.watch()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn watch(&self) -> Result<Watch> {
+        let mut files: BTreeMap<PathBuf, String> = BTreeMap::new();
+        for name in self.names() {
+            if let Ok(p) = self.get(&name)
+                && let Some(src) = p.source()
+            {
+                let abs = std::path::absolute(src).unwrap_or_else(|_| src.to_path_buf());
+                files.insert(abs, name);
+            }
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<notify::Event>();
+        let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+            if let Ok(ev) = ev {
+                let _ = tx.send(ev);
+            }
+        })
+        .map_err(|e| Error::Runtime(format!("cannot watch plugin files: {e}")))?;
+        // Watch the directories: an editor or `cp` may replace the file itself.
+        let dirs: BTreeSet<PathBuf> = files
+            .keys()
+            .filter_map(|f| f.parent().map(PathBuf::from))
+            .collect();
+        for d in &dirs {
+            watcher
+                .watch(d, RecursiveMode::NonRecursive)
+                .map_err(|e| Error::Runtime(format!("cannot watch {}: {e}", d.display())))?;
+        }
+        let plugins = self.clone();
+        let task = tokio::spawn(async move {
+            let mut dirty: BTreeSet<String> = BTreeSet::new();
+            loop {
+                let next = if dirty.is_empty() {
+                    rx.recv().await.map(Some)
+                } else {
+                    match tokio::time::timeout(DEBOUNCE, rx.recv()).await {
+                        Ok(ev) => ev.map(Some),
+                        Err(_) => Some(None),
+                    }
+                };
+                match next {
+                    None => break,
+                    Some(Some(ev)) => {
+                        if matches!(ev.kind, notify::EventKind::Access(_)) {
+                            continue;
+                        }
+                        for p in &ev.paths {
+                            if let Some(name) = files.get(p) {
+                                dirty.insert(name.clone());
+                            }
+                        }
+                    }
+                    Some(None) => {
+                        for name in std::mem::take(&mut dirty) {
+                            if let Err(e) = plugins.reload(&name).await {
+                                tracing::warn!(target: "wasp::registry", plugin = %name, "the changed file does not load; the old version keeps serving: {e}");
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Watch {
+            _watcher: watcher,
+            task,
+        })
+    }
+}
