@@ -618,3 +618,72 @@ fn inspect_shows_the_sdk_version() {
         .stdout(predicate::str::contains("wasp:plugin@0.1.0 (supported"))
         .stdout(predicate::str::contains("not recorded"));
 }
+
+/// `wasp run --watch` reading from a pipe: swapping the plugin's file changes the
+/// behaviour of the following events; a broken file keeps the old version.
+#[test]
+fn run_watch_reloads_a_swapped_plugin() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    use std::sync::mpsc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("stage.wasm");
+    std::fs::copy(fixtures::UPPER, &wasm).unwrap();
+    let m = write_manifest(
+        dir.path(),
+        "[plugins.stage]\npath = \"stage.wasm\"\n[pipeline]\nstages = [\"stage\"]\n",
+    );
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("wasp"))
+        .args(["run", "--watch", "-v", "-m", m.to_str().unwrap()])
+        .env_remove("WASP_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (out_tx, out_rx) = mpsc::channel::<String>();
+    let (err_tx, err_rx) = mpsc::channel::<String>();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = out_tx.send(line);
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = err_tx.send(line);
+        }
+    });
+    let limit = std::time::Duration::from_secs(60);
+    let mut event = |text: &str| -> serde_json::Value {
+        writeln!(stdin, "{{\"message\":\"{text}\"}}").unwrap();
+        stdin.flush().unwrap();
+        serde_json::from_str(&out_rx.recv_timeout(limit).expect("an output line")).unwrap()
+    };
+    let wait_for = |needle: &str| loop {
+        let line = err_rx
+            .recv_timeout(limit)
+            .unwrap_or_else(|_| panic!("no '{needle}' on stderr"));
+        if line.contains(needle) {
+            break;
+        }
+    };
+    assert_eq!(event("mail a@b.example")["message"], "MAIL A@B.EXAMPLE");
+    // Swap in redact (atomically, as a deploy would).
+    let tmp = dir.path().join("stage.wasm.new");
+    std::fs::copy(fixtures::REDACT, &tmp).unwrap();
+    std::fs::rename(&tmp, &wasm).unwrap();
+    wait_for("reloaded");
+    assert_eq!(event("mail a@b.example")["message"], "mail ***@b.example");
+    // A broken file: the old version (redact) keeps serving.
+    std::fs::write(&tmp, b"not wasm").unwrap();
+    std::fs::rename(&tmp, &wasm).unwrap();
+    wait_for("old version keeps serving");
+    assert_eq!(event("c@d.example")["message"], "***@d.example");
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert!(status.success());
+}
