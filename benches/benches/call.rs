@@ -67,6 +67,22 @@ fn instantiate(c: &mut Criterion) {
                 .unwrap()
         });
     });
+    // The same, with the compile cache warm: deserialize + instantiate + info + init.
+    let cache = tempfile::tempdir().unwrap();
+    let cached = Runtime::builder().cache_dir(cache.path()).build().unwrap();
+    tokio
+        .block_on(cached.load_bytes("upper", bytes.clone(), PluginOptions::default()))
+        .unwrap();
+    g.bench_function("upper-load-cached", |b| {
+        b.to_async(&tokio).iter(|| async {
+            let p = cached
+                .load_bytes("upper", bytes.clone(), PluginOptions::default())
+                .await
+                .unwrap();
+            assert!(p.was_cached());
+            p
+        });
+    });
     g.finish();
 }
 
