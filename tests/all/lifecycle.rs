@@ -202,6 +202,10 @@ async fn eight_tasks_ten_thousand_calls_three_plugins_and_a_reload() {
     );
     let swapped = plugins.get("swapped").unwrap();
     assert_eq!(swapped.api_version(), wasp_host::ApiVersion::V0_2_0);
+    for name in ["swapped", "redact", "wordcount"] {
+        let s = plugins.get(name).unwrap().stats();
+        eprintln!("8-way: {name}: {} calls, p50 {:?}, p99 {:?}", s.calls, s.p50, s.p99);
+    }
 }
 
 fn rss_bytes() -> u64 {
