@@ -6,6 +6,44 @@
 //! the crate's one internal type set at its edge, so the rest of the host never
 //! matches on versions.
 
+/// The conversions every bindings module makes at its edge, from its generated
+/// types to the crate's one internal type set. Used inside each `since_*` module,
+/// after its `bindgen!`.
+macro_rules! edge_conversions {
+    () => {
+        pub(crate) use exports::wasp::plugin::guest::{PluginError, PluginInfo as RawInfo};
+        pub(crate) use wasp::plugin::types::LogLevel;
+
+        impl From<RawInfo> for crate::plugin::PluginInfo {
+            fn from(i: RawInfo) -> Self {
+                crate::plugin::PluginInfo {
+                    name: i.name,
+                    version: i.version,
+                    description: i.description,
+                    functions: i.functions,
+                }
+            }
+        }
+
+        impl From<LogLevel> for tracing::Level {
+            fn from(l: LogLevel) -> Self {
+                match l {
+                    LogLevel::Trace => tracing::Level::TRACE,
+                    LogLevel::Debug => tracing::Level::DEBUG,
+                    LogLevel::Info => tracing::Level::INFO,
+                    LogLevel::Warn => tracing::Level::WARN,
+                    LogLevel::Error => tracing::Level::ERROR,
+                }
+            }
+        }
+
+        pub(crate) fn plugin_error(e: PluginError) -> (String, String) {
+            (e.code, e.message)
+        }
+    };
+}
+use edge_conversions;
+
 pub(crate) mod since_v0_1_0;
 pub(crate) mod since_v0_2_0;
 

@@ -8,6 +8,8 @@ use std::time::Duration;
 use wasp_host::{Error, Fault, Limits, PluginOptions};
 use wasp_tests::fixtures;
 
+use crate::rss_bytes;
+
 use crate::{hostile, load_as};
 
 async fn spinner_does_not_block_other_plugins() {
@@ -68,16 +70,6 @@ async fn spinner_yields_on_a_multi_thread_runtime() {
 
 fn upper_spinner_in_flight(p: &wasp_host::Plugin) -> u64 {
     p.stats().in_flight
-}
-
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
 }
 
 #[tokio::test]

@@ -7,6 +7,8 @@ use std::time::Duration;
 use wasp_host::{Error, Limits, PluginOptions, Plugins, Runtime};
 use wasp_tests::fixtures;
 
+use crate::{open_fds, rss_bytes};
+
 fn golden_upper() -> String {
     format!("{}/golden/v0.1.0/upper.wasm", env!("CARGO_MANIFEST_DIR"))
 }
@@ -204,24 +206,11 @@ async fn eight_tasks_ten_thousand_calls_three_plugins_and_a_reload() {
     assert_eq!(swapped.api_version(), wasp_host::ApiVersion::V0_2_0);
     for name in ["swapped", "redact", "wordcount"] {
         let s = plugins.get(name).unwrap().stats();
-        eprintln!("8-way: {name}: {} calls, p50 {:?}, p99 {:?}", s.calls, s.p50, s.p99);
+        eprintln!(
+            "8-way: {name}: {} calls, p50 {:?}, p99 {:?}",
+            s.calls, s.p50, s.p99
+        );
     }
-}
-
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse::<u64>().ok())
-        .unwrap_or(0)
-        * 4096
-}
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .map(|d| d.count())
-        .unwrap_or(0)
 }
 
 #[tokio::test]

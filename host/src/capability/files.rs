@@ -192,6 +192,21 @@ pub(crate) fn resolve(plugin: &str, files: &mut [FileGrant]) -> Result<()> {
     Ok(())
 }
 
+/// The directories (as they resolve now) whose entries are read while resolving
+/// `path`: every prefix but the path itself, whose entry lives in its parent.
+fn dirs_read_on_the_way(path: &Path) -> Vec<PathBuf> {
+    let components: Vec<Component<'_>> = path.components().collect();
+    let mut prefix = PathBuf::new();
+    let mut dirs = Vec::new();
+    for c in components.iter().take(components.len().saturating_sub(1)) {
+        prefix.push(c);
+        if let Ok(dir) = std::fs::canonicalize(&prefix) {
+            dirs.push(dir);
+        }
+    }
+    dirs
+}
+
 /// The read-write grant (other than `files[me]`) that holds a directory entry
 /// read while resolving `path`, if any. Every component but the last is looked up
 /// in the directory its prefix resolves to now; the last one is the grant itself,
@@ -201,13 +216,7 @@ fn reached_through_read_write<'a>(
     me: usize,
     files: &'a [FileGrant],
 ) -> Option<&'a FileGrant> {
-    let components: Vec<Component<'_>> = path.components().collect();
-    let mut prefix = PathBuf::new();
-    for c in components.iter().take(components.len().saturating_sub(1)) {
-        prefix.push(c);
-        let Ok(dir) = std::fs::canonicalize(&prefix) else {
-            continue;
-        };
+    for dir in dirs_read_on_the_way(path) {
         let holder = files
             .iter()
             .enumerate()
@@ -235,13 +244,7 @@ pub(crate) fn nested_across(
     for (victim, files) in plugins {
         for f in files.iter() {
             let path = std::path::absolute(&f.host).unwrap_or_else(|_| f.host.clone());
-            let components: Vec<Component<'_>> = path.components().collect();
-            let mut prefix = PathBuf::new();
-            for c in components.iter().take(components.len().saturating_sub(1)) {
-                prefix.push(c);
-                let Ok(dir) = std::fs::canonicalize(&prefix) else {
-                    continue;
-                };
+            for dir in dirs_read_on_the_way(&path) {
                 if let Some((holder, _, g)) = read_write
                     .iter()
                     .find(|(holder, root, _)| holder != victim && dir.starts_with(root))
