@@ -210,6 +210,27 @@ fn inspect_of_another_version_names_both() {
     assert!(text.contains("9.9.0") && text.contains("0.1.0"), "{text}");
 }
 
+/// `wasp run -m M --dead-letter DEAD` on `input`; expects success.
+fn run_ok(
+    m: &std::path::Path,
+    dead: &std::path::Path,
+    input: impl Into<Vec<u8>>,
+) -> std::process::Output {
+    wasp()
+        .args([
+            "run",
+            "-m",
+            m.to_str().unwrap(),
+            "--dead-letter",
+            dead.to_str().unwrap(),
+        ])
+        .write_stdin(input)
+        .assert()
+        .success()
+        .get_output()
+        .clone()
+}
+
 fn write_manifest(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
     let f = dir.join("wasp.toml");
     std::fs::write(&f, body).unwrap();
@@ -322,19 +343,7 @@ fn run_streams_events_and_dead_letters_failures() {
         "[1,2]\n",
         "{\"type\":\"b\",\"message\":\"third\"}\n",
     );
-    let out = wasp()
-        .args([
-            "run",
-            "-m",
-            m.to_str().unwrap(),
-            "--dead-letter",
-            dead.to_str().unwrap(),
-        ])
-        .write_stdin(input)
-        .assert()
-        .success()
-        .get_output()
-        .clone();
+    let out = run_ok(&m, &dead, input);
     let stdout = String::from_utf8(out.stdout).unwrap();
     let events: Vec<serde_json::Value> = stdout
         .lines()
@@ -476,19 +485,7 @@ fn pipeline_dead_letters_exactly_the_poisoned_events() {
         }
     }
     let dead = dir.path().join("dead.jsonl");
-    let out = wasp()
-        .args([
-            "run",
-            "-m",
-            m.to_str().unwrap(),
-            "--dead-letter",
-            dead.to_str().unwrap(),
-        ])
-        .write_stdin(input)
-        .assert()
-        .success()
-        .get_output()
-        .clone();
+    let out = run_ok(&m, &dead, input);
     let stdout = String::from_utf8(out.stdout).unwrap();
     let ids: Vec<u64> = stdout
         .lines()

@@ -419,7 +419,7 @@ impl Plugin {
     /// # fn f(p: wasp_host::Plugin) { println!("{:?}", p.limits().timeout_value()); }
     /// ```
     pub fn limits(&self) -> &Limits {
-        &self.inner.pool.limits
+        &self.inner.pool.spec.limits
     }
 
     /// Calls `function` with a typed input and output (see [`wasp_codec`]:
@@ -467,7 +467,7 @@ impl Plugin {
         let inner = &*self.inner;
         let m = &inner.metrics;
         let consecutive = m.consecutive_faults.load(Ordering::Relaxed);
-        if consecutive >= inner.pool.limits.max_faults {
+        if consecutive >= inner.pool.spec.limits.max_faults {
             return Err(Error::Quarantined {
                 plugin: self.name().to_string(),
                 faults: consecutive,
@@ -481,12 +481,12 @@ impl Plugin {
                 available: inner.info.functions.join(", "),
             });
         }
-        if input.len() as u64 > inner.pool.limits.max_input {
+        if input.len() as u64 > inner.pool.spec.limits.max_input {
             return Err(Error::InputTooLarge {
                 plugin: self.name().to_string(),
                 function: function.to_string(),
                 size: input.len(),
-                limit: inner.pool.limits.max_input,
+                limit: inner.pool.spec.limits.max_input,
             });
         }
         m.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -506,7 +506,7 @@ impl Plugin {
             Err(e @ Error::Fault { fault, .. }) => {
                 let n = m.record_fault(fault.kind(), fault.to_string());
                 tracing::warn!(target: "wasp::fault", plugin = %inner.name, function, kind = fault.kind(), consecutive = n, "{e}");
-                if n == inner.pool.limits.max_faults {
+                if n == inner.pool.spec.limits.max_faults {
                     tracing::error!(target: "wasp::fault", plugin = %inner.name, "plugin quarantined after {n} consecutive faults; reload it to try again");
                 }
             }
@@ -527,7 +527,7 @@ impl Plugin {
     /// # Ok(()) }
     /// ```
     pub async fn kv_usage(&self) -> Result<Option<u64>> {
-        let Some(kv) = self.inner.pool.shared.kv.clone() else {
+        let Some(kv) = self.inner.pool.spec.shared.kv.clone() else {
             return Ok(None);
         };
         tokio::task::spawn_blocking(move || kv.store.usage(&kv.namespace))
@@ -548,7 +548,7 @@ impl Plugin {
             .metrics
             .consecutive_faults
             .load(Ordering::Relaxed)
-            >= self.inner.pool.limits.max_faults;
+            >= self.inner.pool.spec.limits.max_faults;
         self.inner.metrics.snapshot(quarantined)
     }
 

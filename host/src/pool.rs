@@ -126,20 +126,12 @@ impl Instance {
 
 /// Where a plugin's instances come from, and how calls run on them.
 pub(crate) struct Pool {
-    pub(crate) engine: Engine,
-    pub(crate) pre: Pre,
-    pub(crate) name: Arc<str>,
-    pub(crate) limits: Limits,
-    pub(crate) grants: Grants,
-    pub(crate) shared: Arc<SharedState>,
-    pub(crate) mode: InstanceMode,
-    pub(crate) metrics: Arc<Metrics>,
+    /// What the pool was made from (fixed for its life).
+    pub(crate) spec: PoolSpec,
     idle: Mutex<Vec<Instance>>,
     permits: Arc<Semaphore>,
     /// Set on unload: instances are no longer kept.
     closed: std::sync::atomic::AtomicBool,
-    max_instances: u32,
-    max_queue: u32,
     /// Calls waiting for an instance now.
     waiting: std::sync::atomic::AtomicU32,
 }
@@ -166,39 +158,18 @@ pub(crate) struct Lease {
 
 impl Pool {
     pub(crate) fn new(spec: PoolSpec) -> Self {
-        let PoolSpec {
-            engine,
-            pre,
-            name,
-            limits,
-            grants,
-            shared,
-            mode,
-            max_instances,
-            max_queue,
-            metrics,
-        } = spec;
         Pool {
-            engine,
-            pre,
-            name,
-            limits,
-            grants,
-            shared,
-            mode,
-            metrics,
+            permits: Arc::new(Semaphore::new(spec.max_instances as usize)),
+            spec,
             idle: Mutex::new(Vec::new()),
-            permits: Arc::new(Semaphore::new(max_instances as usize)),
             closed: std::sync::atomic::AtomicBool::new(false),
-            max_instances,
-            max_queue,
             waiting: std::sync::atomic::AtomicU32::new(0),
         }
     }
 
     fn fault(&self, function: &str, fault: Fault) -> Error {
         Error::Fault {
-            plugin: self.name.to_string(),
+            plugin: self.spec.name.to_string(),
             function: function.to_string(),
             fault,
         }
@@ -211,7 +182,7 @@ impl Pool {
         inst: &mut Instance,
         run: impl AsyncFnOnce(&mut Instance) -> wasmtime::Result<T>,
     ) -> std::result::Result<T, Fault> {
-        let deadline = inst.arm(&self.limits);
+        let deadline = inst.arm(&self.spec.limits);
         let outcome = tokio::time::timeout_at(deadline.into(), run(inst)).await;
         match outcome {
             Ok(Ok(v)) => Ok(v),
@@ -222,14 +193,14 @@ impl Pool {
                     // wasmtime refused to copy more guest data to the host than the
                     // per-call budget (max-output) allows.
                     return Err(Fault::OutputTooLarge {
-                        limit: self.limits.max_output,
+                        limit: self.spec.limits.max_output,
                     });
                 }
-                Err(classify(&e, &self.limits, ctx))
+                Err(classify(&e, &self.spec.limits, ctx))
             }
             // Dropping the future cancelled the call (e.g. a blocking WASI sleep).
             Err(_elapsed) => Err(Fault::Timeout {
-                limit: self.limits.timeout,
+                limit: self.spec.limits.timeout,
             }),
         }
     }
@@ -237,18 +208,18 @@ impl Pool {
     /// Creates a fresh instance and runs `init` on it, under the limits.
     pub(crate) async fn instantiate(&self) -> Result<Instance> {
         let budget = OutputBudget::new(OUTPUT_BUDGET);
-        let wasi = self.grants.wasi_ctx(&self.name, &budget)?;
+        let wasi = self.spec.grants.wasi_ctx(&self.spec.name, &budget)?;
         let state = StoreState {
             wasi,
             table: ResourceTable::new(),
-            limiter: Limiter::new(self.limits.memory),
-            plugin: self.name.clone(),
-            shared: self.shared.clone(),
+            limiter: Limiter::new(self.spec.limits.memory),
+            plugin: self.spec.name.clone(),
+            shared: self.spec.shared.clone(),
             budget,
             last_error: None,
-            deadline: Instant::now() + self.limits.timeout,
+            deadline: Instant::now() + self.spec.limits.timeout,
         };
-        let mut store = Store::new(&self.engine, state);
+        let mut store = Store::new(&self.spec.engine, state);
         store.limiter(|s| &mut s.limiter);
         // At every epoch tick: past the deadline, trap; otherwise yield to the
         // other tasks of this tokio worker and go on.
@@ -266,10 +237,10 @@ impl Pool {
                 ))
             }
         });
-        let _ = store.set_fuel(self.limits.fuel);
+        let _ = store.set_fuel(self.spec.limits.fuel);
         store.set_epoch_deadline(1);
         let deadline = store.data().deadline;
-        let instantiated = match &self.pre {
+        let instantiated = match &self.spec.pre {
             Pre::V0_1_0(pre) => {
                 tokio::time::timeout_at(deadline.into(), pre.instantiate_async(&mut store))
                     .await
@@ -286,10 +257,10 @@ impl Pool {
             Ok(Err(e)) => {
                 let fault = if store.data().limiter.refused {
                     Fault::MemoryLimit {
-                        limit: self.limits.memory,
+                        limit: self.spec.limits.memory,
                     }
                 } else {
-                    classify(&e, &self.limits, TrapContext::default())
+                    classify(&e, &self.spec.limits, TrapContext::default())
                 };
                 return Err(self.fault("instantiate", fault));
             }
@@ -297,7 +268,7 @@ impl Pool {
                 return Err(self.fault(
                     "instantiate",
                     Fault::Timeout {
-                        limit: self.limits.timeout,
+                        limit: self.spec.limits.timeout,
                     },
                 ));
             }
@@ -307,7 +278,7 @@ impl Pool {
             Ok(Ok(())) => {}
             Ok(Err((code, message))) => {
                 return Err(Error::Plugin {
-                    plugin: self.name.to_string(),
+                    plugin: self.spec.name.to_string(),
                     function: "init".into(),
                     code,
                     message,
@@ -315,7 +286,7 @@ impl Pool {
             }
             Err(fault) => return Err(self.fault("init", fault)),
         }
-        self.metrics.instances.fetch_add(1, Ordering::Relaxed);
+        self.spec.metrics.instances.fetch_add(1, Ordering::Relaxed);
         Ok(inst)
     }
 
@@ -328,8 +299,8 @@ impl Pool {
 
     /// Puts a healthy instance back (or drops it, for `per-call` plugins).
     pub(crate) fn put_back(&self, inst: Instance) {
-        if self.mode == InstanceMode::PerCall {
-            self.metrics.instances.fetch_sub(1, Ordering::Relaxed);
+        if self.spec.mode == InstanceMode::PerCall {
+            self.spec.metrics.instances.fetch_sub(1, Ordering::Relaxed);
             return;
         }
         self.idle
@@ -343,37 +314,39 @@ impl Pool {
     pub(crate) async fn lease(&self) -> Result<Lease> {
         if self.closed.load(Ordering::Relaxed) {
             return Err(Error::Unloaded {
-                plugin: self.name.to_string(),
+                plugin: self.spec.name.to_string(),
             });
         }
         let permit = match self.permits.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(tokio::sync::TryAcquireError::Closed) => {
                 return Err(Error::Unloaded {
-                    plugin: self.name.to_string(),
+                    plugin: self.spec.name.to_string(),
                 });
             }
             Err(tokio::sync::TryAcquireError::NoPermits) => {
                 let busy = || Error::Busy {
-                    plugin: self.name.to_string(),
-                    max_instances: self.max_instances,
-                    waited: self.limits.timeout,
+                    plugin: self.spec.name.to_string(),
+                    max_instances: self.spec.max_instances,
+                    waited: self.spec.limits.timeout,
                 };
                 // A bounded queue, and a bounded wait: a caller learns it is busy
                 // instead of piling up behind a slow plugin.
-                if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_queue {
+                if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.spec.max_queue {
                     self.waiting.fetch_sub(1, Ordering::AcqRel);
                     return Err(busy());
                 }
-                let waited =
-                    tokio::time::timeout(self.limits.timeout, self.permits.clone().acquire_owned())
-                        .await;
+                let waited = tokio::time::timeout(
+                    self.spec.limits.timeout,
+                    self.permits.clone().acquire_owned(),
+                )
+                .await;
                 self.waiting.fetch_sub(1, Ordering::AcqRel);
                 match waited {
                     Ok(Ok(p)) => p,
                     Ok(Err(_)) => {
                         return Err(Error::Unloaded {
-                            plugin: self.name.to_string(),
+                            plugin: self.spec.name.to_string(),
                         });
                     }
                     Err(_) => return Err(busy()),
@@ -382,7 +355,7 @@ impl Pool {
         };
         if self.closed.load(Ordering::Relaxed) {
             return Err(Error::Unloaded {
-                plugin: self.name.to_string(),
+                plugin: self.spec.name.to_string(),
             });
         }
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
@@ -411,12 +384,12 @@ impl Pool {
             .guarded(&mut inst, async |i| i.call(function, input).await)
             .await;
         match r {
-            Ok(Ok(out)) if out.len() as u64 > self.limits.max_output => {
-                self.metrics.instances.fetch_sub(1, Ordering::Relaxed);
+            Ok(Ok(out)) if out.len() as u64 > self.spec.limits.max_output => {
+                self.spec.metrics.instances.fetch_sub(1, Ordering::Relaxed);
                 Err(self.fault(
                     function,
                     Fault::OutputTooLarge {
-                        limit: self.limits.max_output,
+                        limit: self.spec.limits.max_output,
                     },
                 ))
             }
@@ -427,7 +400,7 @@ impl Pool {
             Ok(Err((code, message))) => {
                 self.put_back(inst);
                 Err(Error::Plugin {
-                    plugin: self.name.to_string(),
+                    plugin: self.spec.name.to_string(),
                     function: function.to_string(),
                     code,
                     message,
@@ -435,7 +408,7 @@ impl Pool {
             }
             Err(fault) => {
                 drop(inst);
-                self.metrics.instances.fetch_sub(1, Ordering::Relaxed);
+                self.spec.metrics.instances.fetch_sub(1, Ordering::Relaxed);
                 Err(self.fault(function, fault))
             }
         }
@@ -447,12 +420,12 @@ impl Pool {
     pub(crate) async fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
         let drained = tokio::time::timeout(
-            self.limits.timeout + std::time::Duration::from_secs(1),
-            self.permits.acquire_many(self.max_instances),
+            self.spec.limits.timeout + std::time::Duration::from_secs(1),
+            self.permits.acquire_many(self.spec.max_instances),
         )
         .await;
         if drained.is_err() {
-            tracing::warn!(target: "wasp::registry", plugin = %self.name, "calls still running after the timeout; unloading anyway");
+            tracing::warn!(target: "wasp::registry", plugin = %self.spec.name, "calls still running after the timeout; unloading anyway");
         }
         // Release what we hold before closing, then refuse everyone else.
         drop(drained);
@@ -460,9 +433,9 @@ impl Pool {
         let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
         for mut inst in idle {
             if let Err(fault) = self.guarded(&mut inst, async |i| i.shutdown().await).await {
-                tracing::warn!(target: "wasp::fault", plugin = %self.name, "shutdown faulted: {fault}");
+                tracing::warn!(target: "wasp::fault", plugin = %self.spec.name, "shutdown faulted: {fault}");
             }
-            self.metrics.instances.fetch_sub(1, Ordering::Relaxed);
+            self.spec.metrics.instances.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use wasp_host::{Error, Limits, PluginOptions, Plugins, Runtime};
 use wasp_tests::fixtures;
 
-use crate::{open_fds, rss_bytes};
+use crate::{assert_no_leak, open_fds, rss_bytes};
 
 fn golden_upper() -> String {
     format!("{}/golden/v0.1.0/upper.wasm", env!("CARGO_MANIFEST_DIR"))
@@ -239,21 +239,7 @@ async fn a_thousand_load_unload_cycles_do_not_leak() {
     for _ in 0..1000 {
         cycle().await;
     }
-    let (rss2, fds2) = (rss_bytes(), open_fds());
-    // Other tests share this process: allow noise, catch per-cycle leaks
-    // (1,000 leaked instances would be gigabytes; 1,000 fds would show).
-    assert!(
-        rss2.saturating_sub(rss) < 256 << 20,
-        "RSS {} → {} MiB",
-        rss >> 20,
-        rss2 >> 20
-    );
-    assert!(fds2.saturating_sub(fds) < 200, "fds {fds} → {fds2}");
-    eprintln!(
-        "load/unload ×1000: RSS {} → {} MiB, fds {fds} → {fds2}",
-        rss >> 20,
-        rss2 >> 20
-    );
+    assert_no_leak("load/unload ×1000", (rss, fds), (rss_bytes(), open_fds()));
 }
 
 #[tokio::test]
@@ -279,18 +265,6 @@ async fn a_thousand_fault_and_recycle_cycles_do_not_leak() {
                 .is_some()
         );
     }
-    let (rss2, fds2) = (rss_bytes(), open_fds());
-    assert!(
-        rss2.saturating_sub(rss) < 256 << 20,
-        "RSS {} → {} MiB",
-        rss >> 20,
-        rss2 >> 20
-    );
-    assert!(fds2.saturating_sub(fds) < 200, "fds {fds} → {fds2}");
+    assert_no_leak("fault/recycle ×1000", (rss, fds), (rss_bytes(), open_fds()));
     assert!(p.stats().instances <= 1);
-    eprintln!(
-        "fault/recycle ×1000: RSS {} → {} MiB, fds {fds} → {fds2}",
-        rss >> 20,
-        rss2 >> 20
-    );
 }

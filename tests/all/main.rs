@@ -62,6 +62,27 @@ pub fn open_fds() -> usize {
         .unwrap_or(0)
 }
 
+/// Asserts that RSS and open fds grew by less than a leak would: other tests share
+/// this process, so the bounds allow noise (256 MiB, 200 fds) and catch a leak per
+/// cycle over hundreds of cycles. Prints the figures.
+pub fn assert_no_leak(label: &str, (rss, fds): (u64, usize), (rss2, fds2): (u64, usize)) {
+    assert!(
+        rss2.saturating_sub(rss) < 256 << 20,
+        "{label}: RSS {} → {} MiB",
+        rss >> 20,
+        rss2 >> 20
+    );
+    assert!(
+        fds2.saturating_sub(fds) < 200,
+        "{label}: fds {fds} → {fds2}"
+    );
+    eprintln!(
+        "{label}: RSS {} → {} MiB, fds {fds} → {fds2}",
+        rss >> 20,
+        rss2 >> 20
+    );
+}
+
 /// Loads the hostile fixture with `options`.
 pub async fn hostile(options: PluginOptions) -> Plugin {
     load_as("hostile", fixtures::HOSTILE, options)
