@@ -124,7 +124,7 @@ fn run() -> Result<(), String> {
             for input in ["Cargo.toml", "src", "wit", "build.rs"] {
                 rerun_if_changed(&crate_dir.join(input));
             }
-            let package = read(&crate_dir.join("Cargo.toml"))?;
+            let package = parse_manifest(&crate_dir.join("Cargo.toml"))?;
             let name = package_field(&package, "name")
                 .ok_or_else(|| format!("{workspace}/{member}/Cargo.toml has no package name"))?;
             let wasm = target_dir
@@ -274,56 +274,38 @@ fn const_name(name: &str) -> String {
     name.to_uppercase().replace('-', "_")
 }
 
-/// The members of a workspace: the strings of `members = [...]` in its manifest.
-fn workspace_members(manifest: &Path) -> Result<Vec<String>, String> {
-    let text = read(manifest)?;
-    let not_found = || format!("{} has no `members = [...]`", manifest.display());
-    let start = text
-        .lines()
-        .scan(0, |offset, line| {
-            let here = *offset;
-            *offset += line.len() + 1;
-            Some((here, line))
-        })
-        .find(|(_, line)| line.trim_start().starts_with("members"))
-        .map(|(offset, _)| offset)
-        .ok_or_else(not_found)?;
-    let rest = &text[start..];
-    let open = rest.find('[').ok_or_else(not_found)?;
-    let close = rest.find(']').ok_or_else(not_found)?;
-    let list = rest.get(open + 1..close).ok_or_else(not_found)?;
-    Ok(list
-        .split(',')
-        .map(|item| item.trim().trim_matches('"').to_string())
-        .filter(|item| !item.is_empty())
-        .collect())
+/// A manifest, parsed with the `toml` crate.
+fn parse_manifest(path: &Path) -> Result<toml::Table, String> {
+    read(path)?
+        .parse::<toml::Table>()
+        .map_err(|e| format!("{} is not valid TOML: {e}", path.display()))
 }
 
-/// A `key = "value"` line of a crate manifest's `[package]` table (no TOML parser:
-/// this script has no dependencies, and the guest manifests are simple).
-fn package_field(manifest: &str, key: &str) -> Option<String> {
-    let mut in_package = false;
-    for line in manifest.lines() {
-        let line = line.trim();
-        if line.starts_with('[') {
-            in_package = line == "[package]";
-            continue;
-        }
-        if !in_package {
-            continue;
-        }
-        let Some((k, v)) = line.split_once('=') else {
-            continue;
-        };
-        if k.trim() == key {
-            let v = v.trim();
-            return v
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .map(|v| v.replace("\\\"", "\""));
-        }
-    }
-    None
+/// The members of a workspace: `workspace.members` of its manifest.
+fn workspace_members(path: &Path) -> Result<Vec<String>, String> {
+    let manifest = parse_manifest(path)?;
+    let members = manifest
+        .get("workspace")
+        .and_then(|w| w.get("members"))
+        .and_then(toml::Value::as_array)
+        .ok_or_else(|| format!("{} has no `workspace.members`", path.display()))?;
+    members
+        .iter()
+        .map(|m| {
+            m.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("{}: a member is not a string", path.display()))
+        })
+        .collect()
+}
+
+/// A string field of a crate manifest's `[package]` table.
+fn package_field(manifest: &toml::Table, key: &str) -> Option<String> {
+    manifest
+        .get("package")?
+        .get(key)?
+        .as_str()
+        .map(str::to_string)
 }
 
 fn rerun_if_changed(path: &Path) {

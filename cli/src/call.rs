@@ -3,8 +3,8 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use wasp_host::PluginOptions;
-use wasp_host::manifest::{Dur, Manifest, Size};
+use wasp_host::manifest::Manifest;
+use wasp_host::{CallOptions, Dur, PluginOptions, Size};
 
 use crate::{CliResult, Failure, build_runtime, manifest_path};
 
@@ -37,7 +37,7 @@ fn is_wasm_path(s: &str) -> bool {
 
 pub(crate) async fn run(a: Args) -> CliResult {
     // The kv store: the manifest's [runtime] state if it names one, else in memory.
-    let (name, path, mut options, state) = if is_wasm_path(&a.plugin) {
+    let (name, path, options, state) = if is_wasm_path(&a.plugin) {
         let path = PathBuf::from(&a.plugin);
         let name = path
             .file_stem()
@@ -55,12 +55,6 @@ pub(crate) async fn run(a: Args) -> CliResult {
                 if names.is_empty() { "none".to_string() } else { names.join(", ") }
             ))
         })?;
-        for key in manifest.not_enforced() {
-            tracing::warn!(
-                "{}: `{key}` is checked but not enforced by this version of wasp",
-                manifest.file().display()
-            );
-        }
         let state = manifest.state().map(std::path::Path::to_path_buf);
         (
             a.plugin.clone(),
@@ -69,20 +63,23 @@ pub(crate) async fn run(a: Args) -> CliResult {
             state,
         )
     };
-    let mut limits = options.limits_value().clone();
+    // Overrides apply to this call only (the plugin loads with its own limits).
+    let mut call = CallOptions::default();
     if let Some(f) = a.fuel {
         if f == 0 {
             return Err(Failure::usage("--fuel must be more than 0"));
         }
-        limits = limits.fuel(f);
+        call.fuel = Some(f);
     }
     if let Some(m) = a.memory {
-        limits = limits.memory(m.bytes());
+        call.memory = Some(m.bytes());
     }
     if let Some(t) = a.timeout {
-        limits = limits.timeout(t.0);
+        if t.0.is_zero() {
+            return Err(Failure::usage("--timeout must be more than zero"));
+        }
+        call.timeout = Some(t.0);
     }
-    options = options.limits(limits);
 
     let input = match a.input.as_deref() {
         Some(s) if s != "-" => s.as_bytes().to_vec(),
@@ -96,7 +93,7 @@ pub(crate) async fn run(a: Args) -> CliResult {
     };
     let runtime = build_runtime(state.as_deref())?;
     let plugin = runtime.load_file_as(&name, &path, options).await?;
-    let out = plugin.call_raw(&a.function, &input).await?;
+    let out: Vec<u8> = plugin.call_with(&a.function, input, call).await?;
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(&out)

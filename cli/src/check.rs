@@ -1,4 +1,6 @@
-//! `wasp check`: validate a manifest and load every plugin, without calling.
+//! `wasp check`: validate a manifest and prepare every plugin — files, grants,
+//! bytes, versions, imports, `info` — without running any plugin's `init`
+//! (`--init` runs it too).
 
 use std::path::PathBuf;
 
@@ -11,25 +13,26 @@ pub(crate) struct Args {
     /// The manifest (default ./wasp.toml).
     #[arg(short, long, value_name = "FILE")]
     manifest: Option<PathBuf>,
+    /// Also instantiate each plugin and run its `init`, within its limits.
+    #[arg(long)]
+    init: bool,
 }
 
 pub(crate) async fn run(a: Args) -> CliResult {
     let manifest = Manifest::from_file(manifest_path(&a.manifest))?;
     let file = manifest.file().display().to_string();
-    for key in manifest.not_enforced() {
-        eprintln!("warning: {file}: `{key}` is checked but not enforced by this version of wasp");
-    }
     // In memory: checking must not change the operator's state.
     let runtime = build_runtime(None)?;
-    let mut count = 0;
-    for (name, entry) in manifest.plugins() {
-        let plugin = runtime
-            .load_file_as(name, entry.path(), entry.options().clone())
-            .await?;
-        let grants = entry.options().grants_value();
-        let no_network = grants.network_value().is_empty() && grants.listen_value().is_empty();
-        for import in plugin
-            .imports()
+    let checked = runtime.check(&manifest).await?;
+    for (name, i) in &checked {
+        let Some(entry) = manifest.plugin(name) else {
+            continue;
+        };
+        let grants = &entry.options().grants;
+        let no_network = grants.network.is_empty() && grants.listen.is_empty();
+        for import in i
+            .shape
+            .imports
             .iter()
             .filter(|i| i.starts_with("wasi:sockets/"))
         {
@@ -39,19 +42,30 @@ pub(crate) async fn run(a: Args) -> CliResult {
                 );
             }
         }
-        let info = plugin.info();
-        println!(
-            "ok: {name}: {} {} (wasp:plugin@{}), functions: {}",
-            info.name,
-            info.version,
-            plugin.api_version(),
-            info.functions.join(", ")
-        );
-        count += 1;
+        if let (Some(info), Some(v)) = (&i.info, i.api_version) {
+            println!(
+                "ok: {name}: {} {} (wasp:plugin@{v}), functions: {}",
+                info.name,
+                info.version,
+                info.functions.join(", ")
+            );
+        }
+    }
+    if a.init {
+        // Loading is prepare + init; the set is dropped (and shut down) after.
+        let plugins = runtime.load(&manifest).await?;
+        for name in plugins.names() {
+            println!("ok: {name}: init succeeded");
+            plugins.unload(&name).await;
+        }
     }
     if let Some(stages) = manifest.pipeline() {
         println!("ok: pipeline: {}", stages.join(" → "));
     }
-    println!("{file}: {count} plugin(s) loaded, manifest valid");
+    println!(
+        "{file}: {} plugin(s) checked{}, manifest valid",
+        checked.len(),
+        if a.init { " and initialised" } else { "" }
+    );
     Ok(())
 }

@@ -1,11 +1,12 @@
-//! `wasp inspect`: what a plugin file is, without calling any of its functions
-//! (it is instantiated, with nothing granted, to read `info`).
+//! `wasp inspect`: what a plugin file is, without running its code (only its
+//! `info` export, within the default limits and with nothing granted; `init`
+//! never).
 
 use std::path::PathBuf;
 
 use serde_json::json;
-use wasp_host::loader::{BinaryKind, componentize, detect};
-use wasp_host::{ComponentShape, PluginOptions, SUPPORTED_VERSIONS};
+use wasp_host::ApiVersion;
+use wasp_host::loader::BinaryKind;
 
 use crate::{CliResult, Failure, build_runtime};
 
@@ -18,6 +19,14 @@ pub(crate) struct Args {
     json: bool,
 }
 
+fn supported_list() -> String {
+    ApiVersion::SUPPORTED
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(crate) async fn run(a: Args) -> CliResult {
     let bytes = std::fs::read(&a.file)
         .map_err(|e| Failure::usage(format!("cannot read {}: {e}", a.file.display())))?;
@@ -26,41 +35,16 @@ pub(crate) async fn run(a: Args) -> CliResult {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "plugin".into());
-    let (kind, component) = match detect(&bytes) {
-        BinaryKind::Component => ("component", bytes.clone()),
-        BinaryKind::CoreModule => (
-            "core module (adapted to a component by the host)",
-            componentize(&bytes)
-                .map_err(|e| Failure::usage(format!("cannot load plugin '{name}': {e}")))?,
-        ),
-        BinaryKind::Other(why) => {
-            return Err(Failure::usage(format!(
-                "cannot load plugin '{name}': {why}"
-            )));
-        }
-    };
-    let shape = ComponentShape::read(&component).map_err(|e| {
-        Failure::usage(format!(
-            "cannot load plugin '{name}': it is not a valid component: {e}"
-        ))
-    })?;
-    let declared = shape.declared_version().map(str::to_string);
-    let supported = declared
-        .as_deref()
-        .is_some_and(|v| SUPPORTED_VERSIONS.contains(&v));
-
     let runtime = build_runtime(None)?;
-    let loaded = runtime
-        .load_bytes(&name, bytes, PluginOptions::default())
-        .await;
-    let (plugin, load_error) = match loaded {
-        Ok(p) => (Some(p), None),
-        Err(e) => (None, Some(e)),
+    let i = runtime.inspect(&name, bytes).await?;
+    let declared = i.shape.declared_version().map(str::to_string);
+    let supported = i.api_version.is_some();
+    let kind = match i.kind {
+        BinaryKind::Component => "component",
+        _ => "core module (adapted to a component by the host)",
     };
-
     if a.json {
-        let info = plugin.as_ref().map(|p| {
-            let i = p.info();
+        let info = i.info.as_ref().map(|i| {
             json!({
                 "name": i.name,
                 "version": i.version,
@@ -70,28 +54,27 @@ pub(crate) async fn run(a: Args) -> CliResult {
         });
         let doc = json!({
             "file": a.file.display().to_string(),
-            "kind": if kind == "component" { "component" } else { "core-module" },
-            "sha256": plugin.as_ref().map(|p| p.sha256()),
+            "kind": if i.kind == BinaryKind::Component { "component" } else { "core-module" },
+            "sha256": i.sha256,
             "api_version": declared,
-            "sdk_version": shape.sdk_version,
+            "sdk_version": i.shape.sdk_version,
             "supported": supported,
-            "supported_versions": SUPPORTED_VERSIONS,
+            "supported_versions": ApiVersion::SUPPORTED.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "call_batch": i.api_version.is_some_and(ApiVersion::has_call_batch),
             "info": info,
-            "wasi_imports": shape.wasi_imports(),
-            "imports": shape.imports,
-            "exports": shape.exports,
-            "error": load_error.as_ref().map(|e| e.to_string()),
+            "wasi_imports": i.shape.wasi_imports(),
+            "imports": i.shape.imports,
+            "exports": i.shape.exports,
+            "error": i.problem.as_ref().map(ToString::to_string),
         });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
         println!(
             "file:         {} ({kind}, {} bytes)",
             a.file.display(),
-            component.len()
+            i.component_size
         );
-        if let Some(p) = &plugin {
-            println!("sha256:       {}", p.sha256());
-        }
+        println!("sha256:       {}", i.sha256);
         match &declared {
             Some(v) => println!(
                 "api:          wasp:plugin@{v} ({})",
@@ -100,39 +83,45 @@ pub(crate) async fn run(a: Args) -> CliResult {
                 } else {
                     format!(
                         "NOT supported by this host, which supports {}",
-                        SUPPORTED_VERSIONS.join(", ")
+                        supported_list()
                     )
                 }
             ),
             None => println!("api:          none (not a wasp plugin)"),
         }
+        if let Some(v) = i.api_version {
+            println!(
+                "call-batch:   {}",
+                if v.has_call_batch() {
+                    "yes (pipelines send it batches of events)"
+                } else {
+                    "no (called one event at a time)"
+                }
+            );
+        }
         println!(
             "sdk:          {}",
-            match &shape.sdk_version {
+            match &i.shape.sdk_version {
                 Some(v) => format!("wasp-sdk {v}"),
                 None => "not recorded (built without wasp-sdk, or with wasp-sdk 0.1)".to_string(),
             }
         );
-        if let Some(p) = &plugin {
-            let i = p.info();
-            println!("name:         {}", i.name);
-            println!("version:      {}", i.version);
-            println!("description:  {}", i.description);
-            println!("functions:    {}", i.functions.join(", "));
+        if let Some(info) = &i.info {
+            println!("name:         {}", info.name);
+            println!("version:      {}", info.version);
+            println!("description:  {}", info.description);
+            println!("functions:    {}", info.functions.join(", "));
         }
+        let wasi = i.shape.wasi_imports();
         println!(
             "wasi imports: {}",
-            if shape.wasi_imports().is_empty() {
-                "none"
-            } else {
-                ""
-            }
+            if wasi.is_empty() { "none" } else { "" }
         );
-        for i in shape.wasi_imports() {
-            println!("  {i}");
+        for w in wasi {
+            println!("  {w}");
         }
     }
-    match load_error {
+    match i.problem {
         Some(e) => Err(e.into()),
         None => Ok(()),
     }

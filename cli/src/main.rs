@@ -1,4 +1,5 @@
-//! `wasp`: call, inspect, check and run WebAssembly plugins (DESIGN.md §5).
+//! `wasp`: call, inspect, check and run WebAssembly plugins (see
+//! `docs/contracts.md`).
 //!
 //! Exit codes: 0 success; 1 the plugin returned a `plugin-error`; 2 usage,
 //! manifest or load error; 3 the plugin faulted. Errors are one line on stderr.
@@ -187,7 +188,7 @@ pub(crate) fn build_runtime(
     let cache = CACHE_DIR.get().and_then(|c| c.as_deref());
     match build(cache) {
         Ok(rt) => Ok(rt),
-        Err(wasp_host::Error::Runtime(e)) if cache.is_some() && e.starts_with("compile cache") => {
+        Err(wasp_host::Error::Setup(e)) if matches!(*e, wasp_host::SetupError::Cache { .. }) => {
             tracing::warn!("not caching compiled plugins: {e}");
             Ok(build(None)?)
         }

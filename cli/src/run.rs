@@ -33,7 +33,7 @@ pub(crate) struct Args {
     /// Print the per-plugin table every DURATION (e.g. 10s) as well as at the end
     /// (and on SIGUSR1).
     #[arg(long, value_name = "DURATION")]
-    stats_every: Option<wasp_host::manifest::Dur>,
+    stats_every: Option<wasp_host::Dur>,
 }
 
 #[derive(Default)]
@@ -59,9 +59,7 @@ pub(crate) async fn run(a: Args) -> CliResult {
     };
     // kv state: [runtime] state, else wasp-state.db beside the manifest when some
     // plugin is granted kv (so counts survive between runs), else in memory.
-    let wants_kv = manifest
-        .plugins()
-        .any(|(_, e)| e.options().grants_value().kv_value());
+    let wants_kv = manifest.plugins().any(|(_, e)| e.options().grants.kv);
     let state = manifest
         .state()
         .map(std::path::Path::to_path_buf)

@@ -1,5 +1,5 @@
 //! The `wasp` binary, driven as users and scripts drive it: exit codes, one-line
-//! errors, real plugins (DESIGN.md §5).
+//! errors, real plugins (the CLI contract in docs/contracts.md).
 
 // Tests fail loudly on anything unexpected.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -683,4 +683,78 @@ fn run_watch_reloads_a_swapped_plugin() {
     drop(stdin);
     let status = child.wait().unwrap();
     assert!(status.success());
+}
+
+/// Every exit code of the contract, each for the kinds of error that map to it.
+#[test]
+fn every_exit_code_by_kind_of_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("wasp.toml");
+    std::fs::write(
+        &m,
+        format!(
+            "[plugins.h]\npath = \"{h}\"\n[plugins.bad-init]\npath = \"{h}\"\nconfig = {{ fail-init = \"yes\" }}\n\
+             [plugins.loop]\npath = \"{l}\"\nlimits = {{ timeout = \"200ms\" }}\n",
+            h = fixtures::HOSTILE,
+            l = fixtures::INIT_LOOP
+        ),
+    )
+    .unwrap();
+    let m = m.to_str().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[plugins.h]\npath = 3\n").unwrap();
+    let bad = bad.to_str().unwrap();
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["call", "-m", m, "h", "echo", "x"], 0, ""),
+        (&["check", "-m", m], 0, ""),
+        (&["call", "-m", m, "h", "fail", "why"], 1, "bad-input: why"),
+        (&["call", "--nope"], 2, ""),
+        (&["call", "-m", bad, "h", "echo", "x"], 2, "plugins.h.path"),
+        (
+            &["call", "-m", m, "nobody", "echo", "x"],
+            2,
+            "no plugin named 'nobody'",
+        ),
+        (
+            &["call", "-m", m, "h", "no-such-fn", "x"],
+            2,
+            "has no function",
+        ),
+        (
+            &["call", "-m", m, "bad-init", "echo", "x"],
+            2,
+            "init-failed",
+        ),
+        (&["check", "--init", "-m", m], 2, "init-failed"),
+        (&["call", fixtures::VERSION9, "x", "y"], 2, "9.9.0"),
+        (&["call", "-m", m, "h", "panic", "boom"], 3, "panic"),
+        (
+            &["call", "-m", m, "h", "spin", "", "--timeout", "100ms"],
+            3,
+            "timeout",
+        ),
+        (
+            &["call", "-m", m, "h", "spin", "", "--fuel", "100000"],
+            3,
+            "fuel exhausted",
+        ),
+        (
+            &["call", "-m", m, "h", "alloc", "64", "--memory", "16MiB"],
+            3,
+            "memory limit",
+        ),
+        (&["call", "-m", m, "h", "exit", "1"], 3, "exit"),
+        (
+            &["call", "-m", m, "loop", "echo", "x"],
+            3,
+            "function 'init' faulted",
+        ),
+    ];
+    for (args, code, needle) in cases {
+        let out = wasp().args(*args).assert().code(*code).get_output().clone();
+        if *code != 0 && !needle.is_empty() {
+            let text = one_error_line(&out.stderr);
+            assert!(text.contains(needle), "{args:?}: {text}");
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! `wasp call` and `wasp check` with a manifest's grants, on the real `sandbox`
-//! fixture: what the manifest grants is reachable, nothing else is (DESIGN.md §4,
-//! §6).
+//! fixture: what the manifest grants is reachable, nothing else is (see "What
+//! safe means" in docs/contracts.md).
 //!
 //! The sandbox probes report instead of failing: a denied read prints
 //! `{"ok":false,…}` on stdout and exits 0. With `"strict": true` in the input, the

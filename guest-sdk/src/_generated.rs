@@ -51,17 +51,18 @@
 //!             ) -> ::core::result::Result<::std::vec::Vec<u8>, ::wasp_sdk::Error> {
 //!                 // `decode` is `String::from_bytes`, its error turned into
 //!                 // Error::new("bad-input", "function `upper`: cannot decode input: …");
-//!                 // `encode` is `IntoBytes::into_bytes`, its error turned into "bad-output".
-//!                 ::wasp_sdk::__private::encode(
-//!                     "upper",
+//!                 // `PluginResult` encodes the output (error "bad-output") and, for
+//!                 // a `Result`, passes its error on: the type decides, not its name.
+//!                 ::wasp_sdk::__private::PluginResult::into_output(
 //!                     upper(::wasp_sdk::__private::decode::<String>("upper", input)?),
+//!                     "upper",
 //!                 )
 //!             }
 //!             __wasp_wrapper
 //!         },
 //!     };
 //!
-//! // ---- #[plugin_fn] fn shout: the return type ends in `Result`, so it is fallible --
+//! // ---- #[plugin_fn] fn shout: the same expansion; `PluginResult` for `Result` -------
 //! fn shout(input: String) -> Result<String, Error> {
 //!     if input.is_empty() { return Err(Error::new("empty", "nothing to shout")); }
 //!     Ok(format!("{}!", input.to_uppercase()))
@@ -76,14 +77,10 @@
 //!             fn __wasp_wrapper(
 //!                 input: ::std::vec::Vec<u8>,
 //!             ) -> ::core::result::Result<::std::vec::Vec<u8>, ::wasp_sdk::Error> {
-//!                 match shout(::wasp_sdk::__private::decode::<String>("shout", input)?) {
-//!                     ::core::result::Result::Ok(output) => {
-//!                         ::wasp_sdk::__private::encode("shout", output)
-//!                     }
-//!                     ::core::result::Result::Err(error) => ::core::result::Result::Err(
-//!                         ::core::convert::Into::<::wasp_sdk::Error>::into(error),
-//!                     ),
-//!                 }
+//!                 ::wasp_sdk::__private::PluginResult::into_output(
+//!                     shout(::wasp_sdk::__private::decode::<String>("shout", input)?),
+//!                     "shout",
+//!                 )
 //!             }
 //!             __wasp_wrapper
 //!         },
@@ -117,7 +114,8 @@
 //!     // Two functions with one name are a compile-time error.
 //!     const _: () = ::core::assert!(
 //!         ::wasp_sdk::__private::names_are_unique(__WASP_FUNCTIONS),
-//!         "two functions listed in `plugin!` have the same name",
+//!         "two functions listed in `plugin!` have the same name; rename one with \
+//!                  `#[plugin_fn(name = \"...\")]`",
 //!     );
 //!
 //!     static __WASP_PLUGIN: ::wasp_sdk::__private::Plugin = ::wasp_sdk::__private::Plugin {
@@ -132,22 +130,27 @@
 //!     // wit-bindgen's `Guest` trait for the `guest` interface of the world. Each
 //!     // `export_*` first installs the panic hook (once), then:
 //!     struct __WaspPlugin;
-//!     use ::wasp_sdk::__private::bindings::exports::wasp::plugin::guest as guest;
-//!     impl guest::Guest for __WaspPlugin {
+//!     impl ::wasp_sdk::__private::bindings::exports::wasp::plugin::guest::Guest for __WaspPlugin {
 //!         // name, version, description, function names in listed order; also reads
 //!         // the static behind the `wasp-sdk` custom section (see below)
-//!         fn info() -> guest::PluginInfo {
+//!         fn info() -> ::wasp_sdk::__private::bindings::exports::wasp::plugin::guest::PluginInfo {
 //!             ::wasp_sdk::__private::export_info(&__WASP_PLUGIN)
 //!         }
 //!         // runs the `init` function, if any
-//!         fn init() -> ::core::result::Result<(), guest::PluginError> {
+//!         fn init() -> ::core::result::Result<
+//!             (),
+//!             ::wasp_sdk::__private::bindings::exports::wasp::plugin::guest::PluginError,
+//!         > {
 //!             ::wasp_sdk::__private::export_init(&__WASP_PLUGIN)
 //!         }
 //!         // finds the function by name (else "unknown-function") and runs its wrapper
 //!         fn call(
 //!             function: ::std::string::String,
 //!             input: ::std::vec::Vec<u8>,
-//!         ) -> ::core::result::Result<::std::vec::Vec<u8>, guest::PluginError> {
+//!         ) -> ::core::result::Result<
+//!             ::std::vec::Vec<u8>,
+//!             ::wasp_sdk::__private::bindings::exports::wasp::plugin::guest::PluginError,
+//!         > {
 //!             ::wasp_sdk::__private::export_call(&__WASP_PLUGIN, &function, input)
 //!         }
 //!         // runs the `shutdown` function, if any; logs its error
@@ -183,12 +186,14 @@
 //!
 //! Installed by the first `info`, `init` or `call`, it replaces Rust's default hook
 //! (which would print to stderr) with one that calls the host's `log` at level error
-//! with exactly
+//! with the text
 //!
 //! ```text
 //! panicked at src/lib.rs:12:5: the message
 //! ```
 //!
-//! (`panicked at {file}:{line}:{column}: {message}`). Plugins are built with
-//! `panic = "abort"` (wasm32-wasip1 cannot unwind anyway), so the instance then traps;
-//! the host reports the fault with that line and never reuses the instance.
+//! and the fields `wasp.panic = "the message"` and `wasp.panic.location =
+//! "src/lib.rs:12:5"`: the host reads the panic from the fields, as data, never from
+//! the text. Plugins are built with `panic = "abort"` (wasm32-wasip1 cannot unwind
+//! anyway), so the instance then traps; the host reports the fault `panic` with that
+//! message and location and never reuses the instance.

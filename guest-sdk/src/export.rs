@@ -187,6 +187,58 @@ pub fn encode<T: IntoBytes>(function: &str, output: T) -> Result<Vec<u8>, Error>
     })
 }
 
+/// What a `#[plugin_fn]` may return: a value the codec encodes (`String`, bytes,
+/// `()`, [`crate::Json`], [`crate::Bincode`]), or a `Result` of one whose error
+/// converts into [`Error`]. Decided by the type, so an alias of `Result` works
+/// and a type that is merely *named* `Result` does not pass for one.
+#[diagnostic::on_unimplemented(
+    message = "a `#[plugin_fn]` must return a value wasp can encode (String, Vec<u8>, &str, (), Json<T>, Bincode<T>) or a `Result` of one whose error converts into `wasp_sdk::Error`, not `{Self}`",
+    label = "returns `{Self}`",
+    note = "wrap a serde type in `Json(..)` or `Bincode(..)` to choose its encoding"
+)]
+pub trait PluginResult {
+    /// The output bytes, or the error the plugin returns.
+    ///
+    /// # Errors
+    /// The function's own error, or `bad-output` when the value cannot be encoded.
+    fn into_output(self, function: &str) -> Result<Vec<u8>, Error>;
+}
+
+impl<T: PluginResult, E: Into<Error>> PluginResult for Result<T, E> {
+    fn into_output(self, function: &str) -> Result<Vec<u8>, Error> {
+        match self {
+            Ok(value) => value.into_output(function),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+/// Plain values: every type the codec encodes.
+macro_rules! plain_outputs {
+    ($($(#[$generic:meta])? [$($params:tt)*] $ty:ty),* $(,)?) => {
+        $(
+            impl<$($params)*> PluginResult for $ty {
+                fn into_output(self, function: &str) -> Result<Vec<u8>, Error> {
+                    encode(function, self)
+                }
+            }
+        )*
+    };
+}
+
+plain_outputs! {
+    [] Vec<u8>,
+    ['a] &'a Vec<u8>,
+    ['a] &'a [u8],
+    ['a, const N: usize] &'a [u8; N],
+    [] String,
+    ['a] &'a String,
+    ['a] &'a str,
+    [] (),
+    [T: serde::Serialize] wasp_codec::Json<T>,
+    [T: serde::Serialize] wasp_codec::Bincode<T>,
+}
+
 impl From<Error> for PluginError {
     fn from(error: Error) -> Self {
         PluginError {
@@ -247,12 +299,15 @@ fn log_shutdown_error(result: Result<(), Error>) {
     }
 }
 
-/// Installs, once per instance, the hook that logs a panic to the host before the
+/// Installs, once per instance, the hook that reports a panic to the host before the
 /// plugin traps (plugins are built with `panic = "abort"`; wasm32-wasip1 has no unwinding).
 ///
-/// The line is `panicked at {file}:{line}:{column}: {message}`, at level error; the
-/// host looks for the prefix `panicked at ` to report the panic. Nothing goes to
-/// stderr: the default hook is replaced, not chained.
+/// The report is one log line at level error: the text
+/// `panicked at {file}:{line}:{column}: {message}` for people, and the panic as data
+/// in two fields, [`PANIC_FIELD`] (the message) and [`PANIC_LOCATION_FIELD`]
+/// (`file:line:column`, absent when unknown), which the host reads to report the
+/// fault `panic` — it never parses the text. Nothing goes to stderr: the default
+/// hook is replaced, not chained.
 pub fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
@@ -260,25 +315,53 @@ pub fn install_panic_hook() {
     });
 }
 
-/// The hook: one line at level error, without fields.
-fn log_panic(info: &PanicHookInfo<'_>) {
-    crate::log::log(Level::Error, &panic_line(info));
-}
+/// The log field that carries a panic's message.
+pub const PANIC_FIELD: &str = "wasp.panic";
+/// The log field that carries a panic's location, `file:line:column`.
+pub const PANIC_LOCATION_FIELD: &str = "wasp.panic.location";
 
-fn panic_line(info: &PanicHookInfo<'_>) -> String {
+/// The hook: one line at level error, with the panic in its fields.
+fn log_panic(info: &PanicHookInfo<'_>) {
     let location = info
         .location()
         .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
-    format_panic(location.as_deref(), info.payload_as_str())
+    let report = PanicReport::new(location, info.payload_as_str());
+    let fields: Vec<(&str, &str)> = report.fields();
+    crate::log::log_with(Level::Error, &report.line(), &fields);
 }
 
-/// `panicked at {location}: {message}`, like Rust's own panic message.
-fn format_panic(location: Option<&str>, message: Option<&str>) -> String {
-    format!(
-        "panicked at {}: {}",
-        location.unwrap_or("<unknown location>"),
-        message.unwrap_or("Box<dyn Any>")
-    )
+/// A panic, as the host is told about it.
+#[derive(Debug, PartialEq, Eq)]
+struct PanicReport {
+    location: Option<String>,
+    message: String,
+}
+
+impl PanicReport {
+    fn new(location: Option<String>, message: Option<&str>) -> Self {
+        PanicReport {
+            location,
+            message: message.unwrap_or("Box<dyn Any>").to_string(),
+        }
+    }
+
+    /// `panicked at {location}: {message}`, like Rust's own panic message.
+    fn line(&self) -> String {
+        format!(
+            "panicked at {}: {}",
+            self.location.as_deref().unwrap_or("<unknown location>"),
+            self.message
+        )
+    }
+
+    /// The fields the host reads.
+    fn fields(&self) -> Vec<(&str, &str)> {
+        let mut fields = vec![(PANIC_FIELD, self.message.as_str())];
+        if let Some(l) = &self.location {
+            fields.push((PANIC_LOCATION_FIELD, l.as_str()));
+        }
+        fields
+    }
 }
 
 #[cfg(test)]
@@ -438,19 +521,23 @@ mod tests {
     }
 
     #[test]
-    fn panic_line_format() {
+    fn panic_report_line_and_fields() {
+        let r = PanicReport::new(Some("src/lib.rs:3:5".into()), Some("boom"));
+        assert_eq!(r.line(), "panicked at src/lib.rs:3:5: boom");
         assert_eq!(
-            format_panic(Some("src/lib.rs:3:5"), Some("boom")),
-            "panicked at src/lib.rs:3:5: boom"
+            r.fields(),
+            [
+                ("wasp.panic", "boom"),
+                ("wasp.panic.location", "src/lib.rs:3:5")
+            ]
         );
-        assert_eq!(
-            format_panic(None, None),
-            "panicked at <unknown location>: Box<dyn Any>"
-        );
+        let r = PanicReport::new(None, None);
+        assert_eq!(r.line(), "panicked at <unknown location>: Box<dyn Any>");
+        assert_eq!(r.fields(), [("wasp.panic", "Box<dyn Any>")]);
     }
 
     #[test]
-    fn a_real_panic_logs_one_error_line_without_fields() {
+    fn a_real_panic_logs_one_error_line_with_the_panic_as_data() {
         // Briefly replaces the process-wide hook with the SDK's; other tests only lose
         // the text of their own panic messages if they panic in this window. The test
         // log sink is per thread, so only this test's panic is seen here.
@@ -464,7 +551,12 @@ mod tests {
             panic!("expected one line, got {sent:?}");
         };
         assert_eq!(*level, Level::Error);
-        assert!(fields.is_empty(), "{fields:?}");
+        assert_eq!(fields[0], ("wasp.panic".to_string(), "bad 42".to_string()));
+        assert_eq!(fields[1].0, "wasp.panic.location");
+        assert!(
+            fields[1].1.starts_with(&format!("{}:", file!())),
+            "{fields:?}"
+        );
         let prefix = format!("panicked at {}:", file!());
         assert!(logged.starts_with(&prefix), "{logged}");
         assert!(logged.ends_with(": bad 42"), "{logged}");

@@ -33,8 +33,9 @@
 //! - An unknown function name in `call` returns the error `unknown-function`, whose
 //!   message lists the available functions; undecodable input returns `bad-input`,
 //!   an unencodable result `bad-output`.
-//! - A panic logs `panicked at {file}:{line}:{column}: {message}` at level error
-//!   (one line, no fields), then the plugin traps (wasm32-wasip1 aborts on panic): the
+//! - A panic logs `panicked at {file}:{line}:{column}: {message}` at level error,
+//!   with the fields `wasp.panic` (the message) and `wasp.panic.location`
+//!   (`file:line:column`), which the host reads as data; then the plugin traps (wasm32-wasip1 aborts on panic): the
 //!   host drops the instance and reports a fault.
 //! - `shutdown` runs the plugin's `shutdown` function, if any; its error is logged at
 //!   level error as `shutdown failed: {code}: {message}`.
@@ -198,6 +199,16 @@ pub use wasp_codec::{Bincode, CodecError, FromBytes, IntoBytes, Json};
 /// #[wasp_sdk::plugin_fn]
 /// async fn later(input: String) -> String { input } // error: cannot be `async`
 /// ```
+///
+/// What it returns decides, by type, whether it can fail: `T` or `Result<T, E>`
+/// (any alias or path of it) where the codec encodes `T` and `E: Into<Error>`.
+/// A type that is only *named* `Result` is not taken for one:
+///
+/// ```compile_fail
+/// struct Result(u8);
+/// #[wasp_sdk::plugin_fn]
+/// fn odd(input: String) -> Result { Result(1) } // error: not a value wasp can encode
+/// ```
 pub use wasp_sdk_macros::plugin_fn;
 
 /// Declares the plugin and generates its exports; use it once per plugin crate.
@@ -226,9 +237,10 @@ pub use wasp_sdk_macros::plugin_fn;
 ///   The export returns nothing, so an error of the function is logged at level
 ///   error as `shutdown failed: {code}: {message}`. Flush state there, e.g. to
 ///   [`kv`].
-/// - On the first entry into any of them, a panic hook is installed that sends
-///   `panicked at {file}:{line}:{column}: {message}` to the host's log at level error;
-///   the plugin then traps.
+/// - On the first entry into any of them, a panic hook is installed that reports a
+///   panic to the host before the plugin traps: one log line at level error, the text
+///   `panicked at {file}:{line}:{column}: {message}`, with the panic as data in the
+///   fields `wasp.panic` (message) and `wasp.panic.location` (`file:line:column`).
 ///
 /// A function listed without `#[plugin_fn]` fails to compile with "cannot find value
 /// `__wasp_plugin_fn_NAME`"; two functions with the same name, an unknown key or a

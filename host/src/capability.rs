@@ -48,231 +48,49 @@ use std::sync::Arc;
 
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
-pub use files::{FileGrant, FileMode};
+pub(crate) use files::check_nesting;
 pub(crate) use host_fn::HostFns;
 pub use host_fn::{HostFn, HostFnContext};
-pub use network::NetGrant;
 pub(crate) use stdio::OutputBudget;
 
-use crate::error::{Error, Result};
+use crate::error::GrantError;
+use crate::spec::grants::Grants;
 
-/// What one plugin is granted. The default grants nothing.
-///
-/// ```
-/// use wasp_host::{FileGrant, FileMode, Grants};
-/// let g = Grants::default()
-///     .env(["LANG"])
-///     .file(FileGrant::new(".", "/data", FileMode::ReadOnly));
-/// assert_eq!(g.env_value(), ["LANG"]);
-/// assert!(Grants::default().env_value().is_empty());
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Grants {
-    pub(crate) files: Vec<FileGrant>,
-    pub(crate) env: Vec<String>,
-    pub(crate) stdout: bool,
-    pub(crate) stderr: bool,
-    pub(crate) network: Vec<NetGrant>,
-    pub(crate) listen: Vec<NetGrant>,
-    pub(crate) host_functions: Vec<String>,
-    pub(crate) kv: bool,
-    pub(crate) kv_quota: Option<u64>,
+/// A plugin's grants, checked against the host: every granted directory exists,
+/// is canonical and its identity recorded; every host function is registered.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved {
+    pub(crate) grants: Grants,
+    identities: Vec<Option<files::DirIdentity>>,
 }
 
-impl Grants {
-    /// Adds a directory the plugin may open (a WASI preopen).
-    ///
-    /// ```
-    /// use wasp_host::{FileGrant, FileMode, Grants};
-    /// let g = Grants::default().file(FileGrant::new("data", "/data", FileMode::ReadWrite));
-    /// assert_eq!(g.files_value().len(), 1);
-    /// ```
-    pub fn file(mut self, grant: FileGrant) -> Self {
-        self.files.push(grant);
-        self
-    }
-    /// Host environment variables passed through by name (a missing one is absent).
-    ///
-    /// ```
-    /// let g = wasp_host::Grants::default().env(["HOME", "LANG"]);
-    /// assert_eq!(g.env_value().len(), 2);
-    /// ```
-    pub fn env<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
-        self.env.extend(names.into_iter().map(Into::into));
-        self
-    }
-    /// Pass the plugin's stdout through to the host's stdout (default: captured
-    /// into the log).
-    ///
-    /// ```
-    /// assert!(wasp_host::Grants::default().stdout(true).stdout_value());
-    /// ```
-    pub fn stdout(mut self, pass: bool) -> Self {
-        self.stdout = pass;
-        self
-    }
-    /// Pass the plugin's stderr through to the host's stderr (default: captured
-    /// into the log).
-    ///
-    /// ```
-    /// assert!(wasp_host::Grants::default().stderr(true).stderr_value());
-    /// ```
-    pub fn stderr(mut self, pass: bool) -> Self {
-        self.stderr = pass;
-        self
-    }
-    /// Outgoing TCP/UDP destinations, `host:port` (port may be `*`).
-    ///
-    /// ```
-    /// let g = wasp_host::Grants::default().network(["127.0.0.1:8080"])?;
-    /// assert_eq!(g.network_value()[0].to_string(), "127.0.0.1:8080");
-    /// # Ok::<(), String>(())
-    /// ```
-    ///
-    /// # Errors
-    /// When an entry is not `host:port`.
-    pub fn network<S: AsRef<str>>(
-        mut self,
-        entries: impl IntoIterator<Item = S>,
-    ) -> std::result::Result<Self, String> {
-        for e in entries {
-            self.network.push(e.as_ref().parse()?);
-        }
-        Ok(self)
-    }
-    /// Local addresses the plugin may listen on, `ip:port` (`0` or `*`: any port).
-    ///
-    /// ```
-    /// let g = wasp_host::Grants::default().listen(["127.0.0.1:0"])?;
-    /// assert_eq!(g.listen_value().len(), 1);
-    /// # Ok::<(), String>(())
-    /// ```
-    ///
-    /// # Errors
-    /// When an entry is not `ip:port`.
-    pub fn listen<S: AsRef<str>>(
-        mut self,
-        entries: impl IntoIterator<Item = S>,
-    ) -> std::result::Result<Self, String> {
-        for e in entries {
-            self.listen.push(e.as_ref().parse()?);
-        }
-        Ok(self)
-    }
-    /// Host functions (registered on the runtime) the plugin may call.
-    ///
-    /// ```
-    /// let g = wasp_host::Grants::default().host_functions(["kv.get"]);
-    /// assert_eq!(g.host_functions_value(), ["kv.get"]);
-    /// ```
-    pub fn host_functions<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
-        self.host_functions
-            .extend(names.into_iter().map(Into::into));
-        self
-    }
-
-    /// See [`Grants::file`].
-    ///
-    /// ```
-    /// assert!(wasp_host::Grants::default().files_value().is_empty());
-    /// ```
-    pub fn files_value(&self) -> &[FileGrant] {
-        &self.files
-    }
-    /// See [`Grants::env`].
-    ///
-    /// ```
-    /// assert!(wasp_host::Grants::default().env_value().is_empty());
-    /// ```
-    pub fn env_value(&self) -> &[String] {
-        &self.env
-    }
-    /// See [`Grants::stdout`].
-    ///
-    /// ```
-    /// assert!(!wasp_host::Grants::default().stdout_value());
-    /// ```
-    pub fn stdout_value(&self) -> bool {
-        self.stdout
-    }
-    /// See [`Grants::stderr`].
-    ///
-    /// ```
-    /// assert!(!wasp_host::Grants::default().stderr_value());
-    /// ```
-    pub fn stderr_value(&self) -> bool {
-        self.stderr
-    }
-    /// See [`Grants::network`].
-    ///
-    /// ```
-    /// assert!(wasp_host::Grants::default().network_value().is_empty());
-    /// ```
-    pub fn network_value(&self) -> &[NetGrant] {
-        &self.network
-    }
-    /// See [`Grants::listen`].
-    ///
-    /// ```
-    /// assert!(wasp_host::Grants::default().listen_value().is_empty());
-    /// ```
-    pub fn listen_value(&self) -> &[NetGrant] {
-        &self.listen
-    }
-    /// See [`Grants::host_functions`].
-    ///
-    /// ```
-    /// assert!(wasp_host::Grants::default().host_functions_value().is_empty());
-    /// ```
-    pub fn host_functions_value(&self) -> &[String] {
-        &self.host_functions
-    }
-    /// Grants the plugin its own kv namespace (0.2.0 plugins), bounded by `quota`
-    /// bytes (`None`: [`crate::DEFAULT_KV_QUOTA`]).
-    ///
-    /// ```
-    /// let g = wasp_host::Grants::default().kv(true, Some(1 << 20));
-    /// assert!(g.kv_value());
-    /// ```
-    pub fn kv(mut self, granted: bool, quota: Option<u64>) -> Self {
-        self.kv = granted;
-        self.kv_quota = quota;
-        self
-    }
-    /// See [`Grants::kv`].
-    ///
-    /// ```
-    /// assert!(!wasp_host::Grants::default().kv_value());
-    /// ```
-    pub fn kv_value(&self) -> bool {
-        self.kv
-    }
-
-    /// Checks the grants against the runtime before a plugin is loaded: every host
-    /// directory exists (and is canonicalised, its identity recorded) and is not
-    /// reached through another read-write grant, every host function is
-    /// registered.
-    pub(crate) fn resolve(mut self, plugin: &str, host_fns: &HostFns) -> Result<Self> {
-        files::resolve(plugin, &mut self.files)?;
-        for name in &self.host_functions {
+impl Resolved {
+    /// Checks `grants` before a plugin is loaded. The nesting rule across grants
+    /// is [`check_nesting`], which every way of loading calls as well.
+    pub(crate) fn new(grants: &Grants, host_fns: &HostFns) -> Result<Self, GrantError> {
+        let mut grants = grants.clone();
+        let identities = files::resolve(&mut grants.files)?;
+        for name in &grants.host_functions {
             if !host_fns.contains(name) {
-                return Err(Error::load(
-                    plugin,
-                    format!(
-                        "grants.host-functions: no host function named '{name}' is registered on this runtime (registered: {})",
-                        host_fns.names()
-                    ),
-                ));
+                return Err(GrantError::UnknownHostFunction {
+                    name: name.clone(),
+                    registered: host_fns.names(),
+                });
             }
         }
-        Ok(self)
+        Ok(Resolved { grants, identities })
     }
 
     /// Builds the WASI context of one instance from these grants.
-    pub(crate) fn wasi_ctx(&self, plugin: &Arc<str>, budget: &OutputBudget) -> Result<WasiCtx> {
+    pub(crate) fn wasi_ctx(
+        &self,
+        plugin: &Arc<str>,
+        budget: &OutputBudget,
+    ) -> Result<WasiCtx, GrantError> {
+        let g = &self.grants;
         let mut b = WasiCtxBuilder::new();
         // stdin: WasiCtxBuilder's default is an empty stream; never the host's.
-        if self.stdout {
+        if g.stdout {
             b.inherit_stdout();
         } else {
             b.stdout(stdio::LogStream::new(
@@ -281,7 +99,7 @@ impl Grants {
                 budget.clone(),
             ));
         }
-        if self.stderr {
+        if g.stderr {
             b.inherit_stderr();
         } else {
             b.stderr(stdio::LogStream::new(
@@ -290,15 +108,16 @@ impl Grants {
                 budget.clone(),
             ));
         }
-        for name in &self.env {
+        for name in &g.env {
             if let Some(value) = std::env::var_os(name).and_then(|v| v.into_string().ok()) {
                 b.env(name, value);
             }
         }
-        for f in &self.files {
-            files::preopen(&mut b, plugin, f)?;
+        for (index, f) in g.files.iter().enumerate() {
+            let identity = self.identities.get(index).copied().flatten();
+            files::preopen(&mut b, index, f, identity)?;
         }
-        network::configure(&mut b, &self.network, &self.listen);
+        network::configure(&mut b, &g.network, &g.listen);
         Ok(b.build())
     }
 }

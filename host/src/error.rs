@@ -1,10 +1,14 @@
 //! Typed errors: what went wrong, in which plugin and function, and what to do.
+//!
+//! Every error a user can get is a variant with fields; `Display` says what to do
+//! next. Code matches on variants, never on message text.
 
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::manifest::ManifestError;
+use crate::spec::api::ApiVersion;
+use crate::spec::units::{Dur, Size};
 
 /// Shorthand for `Result<T, wasp_host::Error>`.
 ///
@@ -71,49 +75,54 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// The plugin's bytes could not be loaded: not wasm, not a plugin, wrong API
-    /// version, a failed sha256 pin, an import wasp does not provide.
-    #[error("cannot load plugin '{plugin}': {reason}")]
+    /// The plugin could not be loaded: its bytes, its world, its grants or its
+    /// options are wrong. Nothing of it runs.
+    #[error("cannot load plugin '{plugin}': {cause}")]
     Load {
         /// The plugin's name (or its file name).
         plugin: String,
-        /// Why, and what to do about it.
-        reason: String,
+        /// Why, and what to do about it (boxed: errors stay small, so results
+        /// on the call path stay cheap to move).
+        #[source]
+        cause: Box<LoadError>,
     },
 
     /// The plugin targets a `wasp:plugin` version this host does not support.
     #[error(
-        "cannot load plugin '{plugin}': it targets wasp:plugin@{found}, but this host supports {supported}; {hint}"
+        "cannot load plugin '{plugin}': it targets wasp:plugin@{found}, but this host supports {}; {}",
+        join(supported),
+        version_hint(found, supported)
     )]
     UnsupportedVersion {
         /// The plugin's name.
         plugin: String,
-        /// The version the plugin was built for.
+        /// The version the plugin was built for, as written in the component.
         found: String,
-        /// The versions this host supports, e.g. `0.1.0`.
-        supported: String,
-        /// What to do.
-        hint: &'static str,
+        /// The versions this host supports.
+        supported: Vec<ApiVersion>,
     },
 
     /// No plugin of that name is loaded.
-    #[error("no plugin named '{name}' is loaded (loaded: {loaded})")]
+    #[error("no plugin named '{name}' is loaded (loaded: {})", or_none(loaded))]
     NoSuchPlugin {
         /// The name asked for.
         name: String,
-        /// The names that are loaded, comma separated.
-        loaded: String,
+        /// The names that are loaded.
+        loaded: Vec<String>,
     },
 
     /// The plugin does not list the function in its `info().functions`.
-    #[error("plugin '{plugin}' has no function '{function}' (it has: {available})")]
+    #[error(
+        "plugin '{plugin}' has no function '{function}' (it has: {})",
+        join(available)
+    )]
     NoSuchFunction {
         /// The plugin's name.
         plugin: String,
         /// The function asked for.
         function: String,
-        /// The functions the plugin lists, comma separated.
-        available: String,
+        /// The functions the plugin lists.
+        available: Vec<String>,
     },
 
     /// The input is larger than the plugin's `max-input` limit; nothing was called.
@@ -132,7 +141,7 @@ pub enum Error {
     },
 
     /// A typed input could not be encoded, or an output decoded.
-    #[error("plugin '{plugin}' function '{function}': {what}: {source}")]
+    #[error("plugin '{plugin}' function '{function}': {what} as {expected}: {source}")]
     Codec {
         /// The plugin's name.
         plugin: String,
@@ -140,6 +149,8 @@ pub enum Error {
         function: String,
         /// `"encoding the input"` or `"decoding the output"`.
         what: &'static str,
+        /// The Rust type that was expected.
+        expected: &'static str,
         /// The codec's error.
         #[source]
         source: wasp_codec::CodecError,
@@ -156,13 +167,14 @@ pub enum Error {
         /// Consecutive faults.
         faults: u32,
         /// The last fault.
-        last: String,
+        last: Fault,
     },
 
     /// Every instance of the plugin is busy and its wait queue is full, or no
     /// instance became free within the plugin's timeout. Nothing was called.
     #[error(
-        "plugin '{plugin}' is busy: {max_instances} call(s) running and the queue is full or did not move within {waited:?}; retry later, or raise max-instances / max-queue"
+        "plugin '{plugin}' is busy: {max_instances} call(s) running and the queue is full or did not move within {}; retry later, or raise max-instances / max-queue",
+        Dur(*waited)
     )]
     Busy {
         /// The plugin's name.
@@ -181,21 +193,93 @@ pub enum Error {
         plugin: String,
     },
 
-    /// The runtime could not be built, or an internal wasmtime operation failed.
-    #[error("runtime: {0}")]
-    Runtime(String),
+    /// The runtime could not be built.
+    #[error("cannot set up the runtime: {0}")]
+    Setup(Box<SetupError>),
+
+    /// The kv store failed on the host's side (I/O, a damaged file).
+    #[error("plugin '{plugin}': {source}")]
+    Kv {
+        /// The plugin whose namespace was read.
+        plugin: String,
+        /// The store's error.
+        #[source]
+        source: Box<KvError>,
+    },
+
+    /// The operating system's file watcher failed.
+    #[error("cannot watch {}: {source}", path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "plugin files".into()))]
+    Watch {
+        /// The directory, if the failure was about one.
+        path: Option<PathBuf>,
+        /// notify's error.
+        #[source]
+        source: notify::Error,
+    },
+
+    /// A task of the host (compiling, a kv operation) panicked or was cancelled.
+    #[error("internal: the task {what} failed: {source}")]
+    Task {
+        /// Which task.
+        what: &'static str,
+        /// tokio's error.
+        #[source]
+        source: tokio::task::JoinError,
+    },
+}
+
+impl From<SetupError> for Error {
+    fn from(e: SetupError) -> Self {
+        Error::Setup(Box::new(e))
+    }
+}
+
+fn join<T: fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn version_hint(found: &str, supported: &[ApiVersion]) -> String {
+    let newest = supported.iter().max().copied();
+    let newer = match (found.parse::<ApiVersion>(), newest) {
+        (Ok(f), Some(n)) => f > n,
+        _ => false,
+    };
+    let newest = newest.map(|v| v.to_string()).unwrap_or_default();
+    if newer {
+        format!(
+            "upgrade the host (wasp) to a release that supports it, or rebuild the plugin against wit/v{newest} (wasp-sdk)"
+        )
+    } else {
+        format!(
+            "rebuild the plugin with wasp-sdk (or wit-bindgen against wit/v{newest}/plugin.wit)"
+        )
+    }
 }
 
 impl Error {
-    /// The `wasp` CLI's exit code for this error: 1 for a `plugin-error`, 3 for a
-    /// fault, 2 for everything else (usage, manifest, load).
+    /// The `wasp` CLI's exit code for this error: 1 for a `plugin-error` of a
+    /// call, 3 for a fault, 2 for everything else (usage, manifest, load — a
+    /// `plugin-error` from `init` is a failed load).
     ///
     /// ```
-    /// let e = wasp_host::Error::Runtime("x".into());
+    /// let e = wasp_host::Error::Unloaded { plugin: "p".into() };
     /// assert_eq!(e.exit_code(), 2);
     /// ```
     pub fn exit_code(&self) -> u8 {
         match self {
+            Error::Plugin { function, .. } if function == "init" => 2,
             Error::Plugin { .. } => 1,
             Error::Fault { .. } => 3,
             _ => 2,
@@ -205,7 +289,7 @@ impl Error {
     /// The fault, if this error is one.
     ///
     /// ```
-    /// let e = wasp_host::Error::Runtime("x".into());
+    /// let e = wasp_host::Error::Unloaded { plugin: "p".into() };
     /// assert!(e.fault().is_none());
     /// ```
     pub fn fault(&self) -> Option<&Fault> {
@@ -215,12 +299,458 @@ impl Error {
         }
     }
 
-    pub(crate) fn load(plugin: &str, reason: impl fmt::Display) -> Self {
-        Error::Load {
-            plugin: plugin.to_string(),
-            reason: reason.to_string(),
+    /// Why the plugin could not be loaded, if this error is a load error.
+    ///
+    /// ```
+    /// # async fn f(rt: wasp_host::Runtime) {
+    /// let opts = wasp_host::PluginOptions::default().max_instances(0);
+    /// let err = rt.load_bytes("p", vec![], opts).await.unwrap_err();
+    /// assert!(matches!(err.load_error(), Some(wasp_host::LoadError::InvalidOption { .. })));
+    /// # }
+    /// ```
+    pub fn load_error(&self) -> Option<&LoadError> {
+        match self {
+            Error::Load { cause, .. } => Some(cause),
+            _ => None,
         }
     }
+
+    pub(crate) fn load(plugin: &str, cause: impl Into<LoadError>) -> Self {
+        Error::Load {
+            plugin: plugin.to_string(),
+            cause: Box::new(cause.into()),
+        }
+    }
+}
+
+/// Why a plugin could not be loaded. Each says what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The file is not a WebAssembly binary at all.
+    #[error("{0}")]
+    NotWasm(NotWasm),
+    /// A core module that does not validate.
+    #[error("it is not a valid core module: {source}")]
+    InvalidModule {
+        /// The validator's error.
+        #[source]
+        source: wasmparser::BinaryReaderError,
+    },
+    /// A `component-type` section of a core module is malformed.
+    #[error("its {section} section is malformed: {detail}")]
+    MalformedWorldSection {
+        /// The section's name.
+        section: String,
+        /// What the decoder said (its packages may form a cycle, say).
+        detail: String,
+    },
+    /// A library decoding the file panicked on it (a bug of theirs, caught).
+    #[error("the file is malformed (a decoder failed on it: {message})")]
+    DecoderPanicked {
+        /// The panic's message.
+        message: String,
+    },
+    /// wit-component could not turn the core module into a component.
+    #[error("cannot turn the core module into a component: {source:#}")]
+    Adapt {
+        /// wit-component's error.
+        #[source]
+        source: anyhow::Error,
+    },
+    /// The component does not parse.
+    #[error("it is not a valid component: {source}")]
+    InvalidComponent {
+        /// The parser's error.
+        #[source]
+        source: wasmparser::BinaryReaderError,
+    },
+    /// The component exports no `wasp:plugin/guest` interface.
+    #[error(
+        "it is not a wasp plugin: it exports no `wasp:plugin/guest` interface (exports: {}); build it with wasp-sdk, or with wit-bindgen against wit/v{newest}/plugin.wit{}",
+        if exports.is_empty() { "none".to_string() } else { exports.join(", ") },
+        if *adapted_without_world { " (this core module carries no component-type section: wit-bindgen, which wasp-sdk uses, adds it)" } else { "" }
+    )]
+    NotAPlugin {
+        /// The component's exports.
+        exports: Vec<String>,
+        /// The newest version this host supports, for the hint.
+        newest: ApiVersion,
+        /// A core module without a world section was adapted into an empty component.
+        adapted_without_world: bool,
+    },
+    /// The component exports `wasp:plugin/guest` without a version.
+    #[error(
+        "it exports wasp:plugin/guest without a version; build it against wit/v{newest}/plugin.wit, which declares `package wasp:plugin@{newest}`"
+    )]
+    Unversioned {
+        /// The newest version this host supports.
+        newest: ApiVersion,
+    },
+    /// The component exports `guest` of one version and imports `host` of another.
+    #[error(
+        "it exports wasp:plugin/guest@{guest} but imports wasp:plugin/host@{host}; both must be the same version"
+    )]
+    MixedVersions {
+        /// The version of the exported `guest`.
+        guest: String,
+        /// The version of the imported `host`.
+        host: String,
+    },
+    /// The file's SHA-256 is not the pinned one.
+    #[error(
+        "its sha256 is {} but the manifest pins {}; if the new file is trusted, update the pin",
+        hex::encode(actual),
+        hex::encode(expected)
+    )]
+    PinMismatch {
+        /// The file's digest.
+        actual: [u8; 32],
+        /// The pinned digest.
+        expected: [u8; 32],
+    },
+    /// Cranelift could not compile the component.
+    #[error("it does not compile: {source:#}")]
+    Compile {
+        /// wasmtime's error.
+        #[source]
+        source: wasmtime::Error,
+    },
+    /// The component imports something the host does not provide.
+    #[error("it imports something this host does not provide: {source:#}")]
+    Link {
+        /// wasmtime's error.
+        #[source]
+        source: wasmtime::Error,
+    },
+    /// The component's exports do not match its world.
+    #[error("its exports do not match wasp:plugin@{version}: {source:#}")]
+    Exports {
+        /// The version it claims.
+        version: ApiVersion,
+        /// wasmtime's error.
+        #[source]
+        source: wasmtime::Error,
+    },
+    /// `info()` returned something invalid.
+    #[error("its info() is invalid: {0}")]
+    InvalidInfo(InfoProblem),
+    /// A grant cannot be given.
+    #[error(transparent)]
+    Grant(#[from] GrantError),
+    /// An option contradicts itself.
+    #[error("{key}: {problem}")]
+    InvalidOption {
+        /// The option's manifest key (`max-instances`).
+        key: &'static str,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// A plugin loaded from bytes has no file to reload.
+    #[error("it was loaded from bytes, so there is no file to reload; load the new bytes instead")]
+    NoSource,
+}
+
+/// Why a file is not WebAssembly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NotWasm {
+    /// The file is empty.
+    Empty,
+    /// It starts with `\0asm` but has another version or layer.
+    UnsupportedBinary,
+    /// It looks like WebAssembly text.
+    Text,
+    /// Anything else; the first bytes.
+    Other {
+        /// Up to 8 first bytes.
+        head: Vec<u8>,
+    },
+}
+
+impl fmt::Display for NotWasm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotWasm::Empty => f.write_str("the file is empty, not a WebAssembly binary"),
+            NotWasm::UnsupportedBinary => {
+                f.write_str("it is a WebAssembly binary of an unsupported version or layer")
+            }
+            NotWasm::Text => {
+                f.write_str("it looks like WebAssembly text (WAT); compile it to a binary first")
+            }
+            NotWasm::Other { head } => {
+                let head: Vec<String> = head.iter().map(|b| format!("{b:02x}")).collect();
+                write!(
+                    f,
+                    "it is not a WebAssembly binary (it starts with {}, not 00 61 73 6d)",
+                    head.join(" ")
+                )
+            }
+        }
+    }
+}
+
+impl From<NotWasm> for LoadError {
+    fn from(n: NotWasm) -> Self {
+        LoadError::NotWasm(n)
+    }
+}
+
+/// What is wrong with a plugin's `info()`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InfoProblem {
+    /// The name is empty.
+    #[error("the name is empty")]
+    EmptyName,
+    /// The version is not semver.
+    #[error("the version `{version}` is not semver (e.g. 1.0.0)")]
+    NotSemver {
+        /// The version as returned.
+        version: String,
+    },
+    /// No functions are listed.
+    #[error("it lists no functions")]
+    NoFunctions,
+    /// A function name is empty.
+    #[error("it lists an empty function name")]
+    EmptyFunction,
+    /// A function is listed twice.
+    #[error("it lists function `{name}` twice")]
+    DuplicateFunction {
+        /// The name.
+        name: String,
+    },
+}
+
+/// Why a grant cannot be given. `index` is the position of the file grant in the
+/// plugin's `grants.files`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GrantError {
+    /// A granted host directory cannot be opened.
+    #[error("grants.files: host directory {} cannot be opened: {source}", path.display())]
+    DirUnavailable {
+        /// Which grant.
+        index: usize,
+        /// The host path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A granted host path is not a directory.
+    #[error("grants.files: host path {} is not a directory", path.display())]
+    NotADirectory {
+        /// Which grant.
+        index: usize,
+        /// The host path.
+        path: PathBuf,
+    },
+    /// A granted directory lies inside a read-write grant (of this plugin, or of
+    /// `holder`), which could swap it for a symlink.
+    #[error(
+        "grants.files: host directory {} (guest {guest}) is inside the read-write grant {} of {}, which could replace it with a symlink to any directory; grant the two side by side{}",
+        path.display(),
+        outer.display(),
+        match holder { Some(h) => format!("plugin '{h}'"), None => "the same plugin".to_string() },
+        if holder.is_none() { ", or only the outer one" } else { "" }
+    )]
+    NestedInReadWrite {
+        /// Which grant.
+        index: usize,
+        /// Its host path.
+        path: PathBuf,
+        /// Its guest path.
+        guest: String,
+        /// The read-write directory around it.
+        outer: PathBuf,
+        /// The plugin holding that read-write grant (`None`: this one).
+        holder: Option<String>,
+    },
+    /// A granted directory is no longer the one resolved at load.
+    #[error(
+        "grants.files: host directory {} (guest {guest}) changed since the plugin was loaded (replaced, moved or removed); it is not opened — reload the plugin",
+        path.display()
+    )]
+    DirChanged {
+        /// Which grant.
+        index: usize,
+        /// The host path.
+        path: PathBuf,
+        /// The guest path.
+        guest: String,
+    },
+    /// WASI could not preopen the directory.
+    #[error("grants.files: cannot open {}: {source:#}", path.display())]
+    Preopen {
+        /// Which grant.
+        index: usize,
+        /// The host path.
+        path: PathBuf,
+        /// wasmtime-wasi's error.
+        #[source]
+        source: wasmtime::Error,
+    },
+    /// A granted host function is not registered on the runtime.
+    #[error(
+        "grants.host-functions: no host function named '{name}' is registered on this runtime (registered: {})",
+        or_none(registered)
+    )]
+    UnknownHostFunction {
+        /// The name granted.
+        name: String,
+        /// What is registered.
+        registered: Vec<String>,
+    },
+}
+
+impl GrantError {
+    /// The position of the file grant this is about, if it is about one.
+    pub(crate) fn file_index(&self) -> Option<usize> {
+        match self {
+            GrantError::DirUnavailable { index, .. }
+            | GrantError::NotADirectory { index, .. }
+            | GrantError::NestedInReadWrite { index, .. }
+            | GrantError::DirChanged { index, .. }
+            | GrantError::Preopen { index, .. } => Some(*index),
+            GrantError::UnknownHostFunction { .. } => None,
+        }
+    }
+}
+
+/// Why the runtime could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetupError {
+    /// Two host functions share a name.
+    #[error("host function '{name}' is registered twice")]
+    DuplicateHostFn {
+        /// The name.
+        name: String,
+    },
+    /// A setting is out of range.
+    #[error("{setting}: {problem}")]
+    InvalidSetting {
+        /// The builder method / manifest key.
+        setting: &'static str,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// wasmtime refused the engine configuration.
+    #[error("engine: {source:#}")]
+    Engine {
+        /// wasmtime's error.
+        #[source]
+        source: wasmtime::Error,
+    },
+    /// An interface could not be added to the linker.
+    #[error("linking {interface}: {source:#}")]
+    Link {
+        /// The interface (`WASI`, `wasp:plugin@0.2.0`).
+        interface: String,
+        /// wasmtime's error.
+        #[source]
+        source: wasmtime::Error,
+    },
+    /// The kv database could not be opened.
+    #[error("cannot open the state database{}: {source}", path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default())]
+    State {
+        /// The file (`None`: in memory).
+        path: Option<PathBuf>,
+        /// The store's error.
+        #[source]
+        source: KvError,
+    },
+    /// The compile cache directory cannot be used.
+    #[error("compile cache {}: {problem}", dir.display())]
+    Cache {
+        /// The directory.
+        dir: PathBuf,
+        /// What is wrong.
+        problem: CacheProblem,
+    },
+}
+
+/// Why a compile-cache directory cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CacheProblem {
+    /// It cannot be created or read.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// Other users may write to it.
+    #[error("it is writable by other users; a compile cache must not be (chmod 700 it)")]
+    NotPrivate,
+}
+
+/// Errors of the kv store. A plugin sees their text as the error of its kv call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KvError {
+    /// The write would take the namespace over its quota; nothing was written.
+    #[error(
+        "kv quota exceeded for '{namespace}': this write needs {wanted} bytes in total \
+         (keys + values), the quota is {quota} bytes and {used} are in use; \
+         delete keys, or the operator can raise `kv-quota` in the plugin's grants"
+    )]
+    QuotaExceeded {
+        /// The namespace (the plugin's name).
+        namespace: String,
+        /// Bytes in use before the write.
+        used: u64,
+        /// Bytes the namespace would use after the write.
+        wanted: u64,
+        /// The namespace's quota in bytes.
+        quota: u64,
+    },
+    /// The key is longer than the limit.
+    #[error("kv key of {len} bytes is too long; keys are at most {max} bytes")]
+    KeyTooLong {
+        /// The key's length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The key is the empty string.
+    #[error("kv key is empty; keys are 1 to {max} bytes")]
+    EmptyKey {
+        /// The longest key allowed.
+        max: usize,
+    },
+    /// kv is not granted to the plugin.
+    #[error(
+        "kv is not granted to plugin '{plugin}'; the operator can add `kv = true` to [plugins.{plugin}.grants]"
+    )]
+    NotGranted {
+        /// The plugin.
+        plugin: String,
+    },
+    /// The database failed: I/O, a corrupted or foreign file, a file already open.
+    #[error("kv store: {action}{hint}: {source}")]
+    Storage {
+        /// What the store was doing, e.g. `"committing a set"`.
+        action: &'static str,
+        /// What to do about it, or empty.
+        hint: &'static str,
+        /// redb's error.
+        #[source]
+        source: Box<redb::Error>,
+    },
+    /// The database file could not be opened or created.
+    #[error("kv store: cannot open {}{hint}: {source}", path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// What to do about it, or empty.
+        hint: &'static str,
+        /// redb's error.
+        #[source]
+        source: Box<redb::Error>,
+    },
+    /// The store's worker went away (the runtime is shutting down).
+    #[error("kv store: the store is closed")]
+    Closed,
 }
 
 /// How a plugin misbehaved. The instance that faulted is always discarded; the
@@ -250,10 +780,12 @@ pub enum Fault {
     },
     /// The plugin recursed past the wasm stack limit.
     StackOverflow,
-    /// The plugin panicked; the message is what it logged.
+    /// The plugin panicked (reported by the plugin as data before it trapped).
     Panic {
-        /// The panic message (`panicked at file:line:col: …`).
+        /// The panic's message.
         message: String,
+        /// Where it panicked (`src/lib.rs:12:5`), if the plugin said.
+        location: Option<String>,
     },
     /// The plugin called `exit` (WASI `proc_exit`).
     Exit {
@@ -266,7 +798,15 @@ pub enum Fault {
         /// The limit in bytes.
         limit: u64,
     },
-    /// Any other trap (`unreachable`, out-of-bounds access, abort…).
+    /// A batch call returned a different number of results than it got inputs.
+    BatchLength {
+        /// Inputs sent.
+        inputs: usize,
+        /// Results returned.
+        results: usize,
+    },
+    /// Any other trap (`unreachable`, out-of-bounds access, abort, a malformed
+    /// result…).
     Trap {
         /// wasmtime's description of the trap.
         message: String,
@@ -277,7 +817,7 @@ pub enum Fault {
 
 impl Fault {
     /// A short stable name: `fuel-exhausted`, `timeout`, `memory-limit`,
-    /// `stack-overflow`, `panic`, `exit`, `output-too-large`, `trap`.
+    /// `stack-overflow`, `panic`, `exit`, `output-too-large`, `batch-length`, `trap`.
     ///
     /// ```
     /// assert_eq!(wasp_host::Fault::Exit { code: 3 }.kind(), "exit");
@@ -291,6 +831,7 @@ impl Fault {
             Fault::Panic { .. } => "panic",
             Fault::Exit { .. } => "exit",
             Fault::OutputTooLarge { .. } => "output-too-large",
+            Fault::BatchLength { .. } => "batch-length",
             Fault::Trap { .. } => "trap",
         }
     }
@@ -303,18 +844,18 @@ impl fmt::Display for Fault {
                 f,
                 "fuel exhausted (limit {fuel}); raise limits.fuel if the work is legitimate"
             ),
-            Fault::Timeout { limit } => write!(
-                f,
-                "timeout: did not finish within {}",
-                crate::manifest::format_duration(*limit)
-            ),
-            Fault::MemoryLimit { limit } => write!(
-                f,
-                "memory limit of {} exceeded",
-                crate::manifest::format_size(*limit)
-            ),
+            Fault::Timeout { limit } => {
+                write!(f, "timeout: did not finish within {}", Dur(*limit))
+            }
+            Fault::MemoryLimit { limit } => {
+                write!(f, "memory limit of {} exceeded", Size(*limit))
+            }
             Fault::StackOverflow => write!(f, "stack overflow"),
-            Fault::Panic { message } => write!(f, "panic: {message}"),
+            Fault::Panic { message, location } => write!(
+                f,
+                "panic: panicked at {}: {message}",
+                location.as_deref().unwrap_or("<unknown location>")
+            ),
             Fault::Exit { code: 0 } => write!(
                 f,
                 "exit: the plugin called exit(0) in the middle of the call"
@@ -326,8 +867,11 @@ impl fmt::Display for Fault {
             Fault::OutputTooLarge { limit } => write!(
                 f,
                 "output too large: more than max-output of {}",
-                crate::manifest::format_size(*limit)
+                Size(*limit)
             ),
+            Fault::BatchLength { inputs, results } => {
+                write!(f, "returned {results} results for {inputs} inputs")
+            }
             Fault::Trap {
                 message,
                 last_error,
@@ -341,3 +885,84 @@ impl fmt::Display for Fault {
         }
     }
 }
+
+/// A manifest that could not be read or is invalid: where, which key, and why.
+///
+/// ```
+/// use wasp_host::manifest::Manifest;
+/// let err = Manifest::parse("[plugins.a]\npath = \"x.wasm\"\ntimout = 1\n", "wasp.toml").unwrap_err();
+/// assert_eq!(err.line(), 3);
+/// assert_eq!(err.key(), "plugins.a.timout");
+/// assert!(err.to_string().starts_with("wasp.toml:3:1: plugins.a.timout: unknown field `timout`"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestError {
+    pub(crate) file: PathBuf,
+    pub(crate) line: usize,
+    pub(crate) column: usize,
+    pub(crate) key: String,
+    pub(crate) message: String,
+}
+
+impl ManifestError {
+    /// The manifest file.
+    ///
+    /// ```
+    /// # let err = wasp_host::manifest::Manifest::parse("x = 1", "m.toml").unwrap_err();
+    /// assert_eq!(err.file(), std::path::Path::new("m.toml"));
+    /// ```
+    pub fn file(&self) -> &std::path::Path {
+        &self.file
+    }
+    /// 1-based line (0 when the error has no position, e.g. the file is missing).
+    ///
+    /// ```
+    /// # let err = wasp_host::manifest::Manifest::parse("\nx = 1", "m.toml").unwrap_err();
+    /// assert_eq!(err.line(), 2);
+    /// ```
+    pub fn line(&self) -> usize {
+        self.line
+    }
+    /// 1-based column, in characters.
+    ///
+    /// ```
+    /// # let err = wasp_host::manifest::Manifest::parse("x = 1", "m.toml").unwrap_err();
+    /// assert_eq!(err.column(), 1);
+    /// ```
+    pub fn column(&self) -> usize {
+        self.column
+    }
+    /// The dotted key the error is about (`plugins.upper.limits.timeout`), or empty.
+    ///
+    /// ```
+    /// # let err = wasp_host::manifest::Manifest::parse("x = 1", "m.toml").unwrap_err();
+    /// assert_eq!(err.key(), "x");
+    /// ```
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+    /// What is wrong.
+    ///
+    /// ```
+    /// # let err = wasp_host::manifest::Manifest::parse("x = 1", "m.toml").unwrap_err();
+    /// assert!(err.message().contains("unknown field"));
+    /// ```
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ManifestError {}

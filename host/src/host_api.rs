@@ -1,16 +1,26 @@
-//! The `host` interface that every plugin may import: log, get-config, call-host.
+//! The host imports every plugin may use — log, get-config, call-host, kv — in
+//! one place: [`HostImports`] for the store's data. The bindings of every
+//! `wasp:plugin` version answer their imports through it.
 
 use crate::capability::HostFnContext;
+use crate::error::KvError;
+use crate::limits::PanicRecord;
+use crate::spec::info::LogLevel;
 use crate::state::{KvAccess, StoreState};
-use crate::version::{since_v0_1_0 as v0_1_0, since_v0_2_0 as v0_2_0};
+use crate::version::HostImports;
 
 /// At most this many keys come back from one `list-keys`.
 const MAX_LIST_KEYS: usize = 10_000;
 
 /// Longest log message kept; longer ones are cut (and say so).
 const MAX_LOG_MESSAGE: usize = 16 * 1024;
-/// Longest `last_error` kept for fault reports.
+/// Longest `last_error` and panic message kept for fault reports.
 const MAX_LAST_ERROR: usize = 2 * 1024;
+
+/// The log field with which a plugin reports that it is panicking (its message).
+pub(crate) const PANIC_FIELD: &str = "wasp.panic";
+/// The log field with the panic's location, `file:line:column`.
+pub(crate) const PANIC_LOCATION_FIELD: &str = "wasp.panic.location";
 
 fn truncate(s: &mut String, max: usize) {
     if s.len() > max {
@@ -20,77 +30,6 @@ fn truncate(s: &mut String, max: usize) {
         }
         s.truncate(cut);
         s.push_str("… (truncated)");
-    }
-}
-
-impl StoreState {
-    pub(crate) fn log(
-        &mut self,
-        level: tracing::Level,
-        mut message: String,
-        fields: Vec<(String, String)>,
-    ) {
-        let size = message.len() + fields.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
-        let (allowed, ran_out) = self.budget_take(size);
-        if !allowed {
-            if ran_out {
-                tracing::warn!(target: "wasp::plugin", plugin = %self.plugin, "log output of this call exceeds the capture budget; the rest is dropped");
-            }
-            return;
-        }
-        truncate(&mut message, MAX_LOG_MESSAGE);
-        let plugin = &*self.plugin;
-        // tracing's field names are static; a plugin's own fields travel as one
-        // `fields` map (empty maps are omitted).
-        let fields = LogFields(fields);
-        let fields = (!fields.0.is_empty()).then(|| tracing::field::debug(&fields));
-        match level {
-            tracing::Level::TRACE => {
-                tracing::trace!(target: "wasp::plugin", plugin, fields, "{message}")
-            }
-            tracing::Level::DEBUG => {
-                tracing::debug!(target: "wasp::plugin", plugin, fields, "{message}")
-            }
-            tracing::Level::INFO => {
-                tracing::info!(target: "wasp::plugin", plugin, fields, "{message}")
-            }
-            tracing::Level::WARN => {
-                tracing::warn!(target: "wasp::plugin", plugin, fields, "{message}")
-            }
-            tracing::Level::ERROR => {
-                tracing::error!(target: "wasp::plugin", plugin, fields, "{message}");
-                truncate(&mut message, MAX_LAST_ERROR);
-                self.last_error = Some(message);
-            }
-        }
-    }
-
-    fn budget_take(&self, n: usize) -> (bool, bool) {
-        self.budget.take_all(n as u64)
-    }
-
-    pub(crate) fn get_config(&self, key: &str) -> Option<String> {
-        self.shared.config.get(key).cloned()
-    }
-
-    pub(crate) async fn call_host(
-        &mut self,
-        name: String,
-        input: Vec<u8>,
-    ) -> Result<Vec<u8>, String> {
-        let plugin = self.plugin.clone();
-        if !self.shared.granted_host_fns.contains(&name) {
-            tracing::debug!(target: "wasp::plugin", plugin = %plugin, host_fn = %name, "call-host denied: not granted");
-            return Err(format!(
-                "host function '{name}' is not granted to plugin '{plugin}'; the operator can add it to [plugins.{plugin}.grants] host-functions"
-            ));
-        }
-        let Some(f) = self.shared.host_fns.get(&name).cloned() else {
-            return Err(format!(
-                "host function '{name}' is not registered on this runtime"
-            ));
-        };
-        f.call(HostFnContext { plugin }, input).await
     }
 }
 
@@ -109,12 +48,9 @@ impl std::fmt::Debug for LogFields {
 
 impl StoreState {
     /// The plugin's kv namespace, or the error a plugin sees without the grant.
-    fn kv(&self) -> Result<KvAccess, String> {
-        self.shared.kv.clone().ok_or_else(|| {
-            format!(
-                "kv is not granted to plugin '{p}'; the operator can add `kv = true` to [plugins.{p}.grants]",
-                p = self.plugin
-            )
+    fn kv(&self) -> Result<KvAccess, KvError> {
+        self.shared.kv.clone().ok_or_else(|| KvError::NotGranted {
+            plugin: self.plugin.to_string(),
         })
     }
 
@@ -122,11 +58,11 @@ impl StoreState {
     /// looked up before the first await, so the future does not borrow the store.
     fn kv_op<T: Send + 'static>(
         &self,
-        op: impl FnOnce(KvAccess) -> Result<T, crate::kv::KvError> + Send + 'static,
+        op: impl FnOnce(KvAccess) -> Result<T, KvError> + Send + 'static,
     ) -> impl std::future::Future<Output = Result<T, String>> + Send + 'static {
         let kv = self.kv();
         async move {
-            let kv = kv?;
+            let kv = kv.map_err(|e| e.to_string())?;
             tokio::task::spawn_blocking(move || op(kv).map_err(|e| e.to_string()))
                 .await
                 .map_err(|e| format!("kv: the store task failed: {e}"))?
@@ -134,61 +70,104 @@ impl StoreState {
     }
 }
 
-impl v0_1_0::wasp::plugin::types::Host for StoreState {}
-impl v0_2_0::wasp::plugin::types::Host for StoreState {}
+impl HostImports for StoreState {
+    fn log(&mut self, level: LogLevel, mut message: String, fields: Vec<(String, String)>) {
+        if level == LogLevel::Error
+            && let Some((_, text)) = fields.iter().find(|(k, _)| k == PANIC_FIELD)
+        {
+            let mut text = text.clone();
+            truncate(&mut text, MAX_LAST_ERROR);
+            let location = fields
+                .iter()
+                .find(|(k, _)| k == PANIC_LOCATION_FIELD)
+                .map(|(_, v)| v.chars().take(512).collect());
+            self.panic = Some(PanicRecord {
+                message: text,
+                location,
+            });
+        }
+        let size = message.len() + fields.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+        let (allowed, ran_out) = self.budget.take_all(size as u64);
+        if !allowed {
+            if ran_out {
+                tracing::warn!(target: "wasp::plugin", plugin = %self.plugin, "log output of this call exceeds the capture budget; the rest is dropped");
+            }
+            return;
+        }
+        truncate(&mut message, MAX_LOG_MESSAGE);
+        let plugin = &*self.plugin;
+        // tracing's field names are static; a plugin's own fields travel as one
+        // `fields` map (empty maps are omitted).
+        let fields = LogFields(fields);
+        let fields = (!fields.0.is_empty()).then(|| tracing::field::debug(&fields));
+        match level {
+            LogLevel::Trace => tracing::trace!(target: "wasp::plugin", plugin, fields, "{message}"),
+            LogLevel::Debug => tracing::debug!(target: "wasp::plugin", plugin, fields, "{message}"),
+            LogLevel::Info => tracing::info!(target: "wasp::plugin", plugin, fields, "{message}"),
+            LogLevel::Warn => tracing::warn!(target: "wasp::plugin", plugin, fields, "{message}"),
+            LogLevel::Error => {
+                tracing::error!(target: "wasp::plugin", plugin, fields, "{message}");
+                truncate(&mut message, MAX_LAST_ERROR);
+                self.last_error = Some(message);
+            }
+        }
+    }
 
-impl v0_2_0::wasp::plugin::host::Host for StoreState {
-    async fn log(
+    fn get_config(&mut self, key: String) -> Option<String> {
+        self.shared.config.get(&key).cloned()
+    }
+
+    fn call_host(
         &mut self,
-        level: v0_2_0::LogLevel,
-        message: String,
-        fields: Vec<(String, String)>,
-    ) {
-        StoreState::log(self, level.into(), message, fields)
+        name: String,
+        input: Vec<u8>,
+    ) -> impl std::future::Future<Output = Result<Vec<u8>, String>> + Send {
+        let plugin = self.plugin.clone();
+        let granted = self.shared.granted_host_fns.contains(&name);
+        let f = self.shared.host_fns.get(&name).cloned();
+        async move {
+            if !granted {
+                tracing::debug!(target: "wasp::plugin", plugin = %plugin, host_fn = %name, "call-host denied: not granted");
+                return Err(format!(
+                    "host function '{name}' is not granted to plugin '{plugin}'; the operator can add it to [plugins.{plugin}.grants] host-functions"
+                ));
+            }
+            let Some(f) = f else {
+                return Err(format!(
+                    "host function '{name}' is not registered on this runtime"
+                ));
+            };
+            f.call(HostFnContext { plugin }, input).await
+        }
     }
 
-    async fn get_config(&mut self, key: String) -> Option<String> {
-        StoreState::get_config(self, &key)
-    }
-
-    async fn call_host(&mut self, name: String, input: Vec<u8>) -> Result<Vec<u8>, String> {
-        StoreState::call_host(self, name, input).await
-    }
-}
-
-impl v0_2_0::wasp::plugin::kv::Host for StoreState {
-    async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, String> {
+    fn kv_get(
+        &mut self,
+        key: String,
+    ) -> impl std::future::Future<Output = Result<Option<Vec<u8>>, String>> + Send {
         self.kv_op(move |kv| kv.store.get(&kv.namespace, &key))
-            .await
     }
 
-    async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
+    fn kv_set(
+        &mut self,
+        key: String,
+        value: Vec<u8>,
+    ) -> impl std::future::Future<Output = Result<(), String>> + Send {
         self.kv_op(move |kv| kv.store.set(&kv.namespace, &key, &value, kv.quota))
-            .await
     }
 
-    async fn delete(&mut self, key: String) -> Result<(), String> {
+    fn kv_delete(
+        &mut self,
+        key: String,
+    ) -> impl std::future::Future<Output = Result<(), String>> + Send {
         self.kv_op(move |kv| kv.store.delete(&kv.namespace, &key))
-            .await
     }
 
-    async fn list_keys(&mut self, prefix: String) -> Result<Vec<String>, String> {
+    fn kv_list_keys(
+        &mut self,
+        prefix: String,
+    ) -> impl std::future::Future<Output = Result<Vec<String>, String>> + Send {
         self.kv_op(move |kv| kv.store.list_keys(&kv.namespace, &prefix, MAX_LIST_KEYS))
-            .await
-    }
-}
-
-impl v0_1_0::wasp::plugin::host::Host for StoreState {
-    async fn log(&mut self, level: v0_1_0::LogLevel, message: String) {
-        StoreState::log(self, level.into(), message, Vec::new())
-    }
-
-    async fn get_config(&mut self, key: String) -> Option<String> {
-        StoreState::get_config(self, &key)
-    }
-
-    async fn call_host(&mut self, name: String, input: Vec<u8>) -> Result<Vec<u8>, String> {
-        StoreState::call_host(self, name, input).await
     }
 }
 

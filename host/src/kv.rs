@@ -55,11 +55,11 @@
 //! assert_eq!(store.usage("counter")?, 0);
 //! ```
 
-// Wired to the 0.2.0 bindings in the next change.
-
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
+
+pub(crate) use crate::error::KvError;
 
 use redb::backends::InMemoryBackend;
 use redb::{
@@ -79,56 +79,12 @@ const DATA: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("kv_data
 /// `namespace → bytes used` (sum of `key.len() + value.len()`).
 const USAGE: TableDefinition<&str, u64> = TableDefinition::new("kv_usage");
 
-/// Errors of the store, mapped by the caller to the string error of the WIT functions.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum KvError {
-    /// The write would take the namespace over its quota; nothing was written.
-    #[error(
-        "kv quota exceeded for '{namespace}': this write needs {wanted} bytes in total \
-         (keys + values), the quota is {quota} bytes and {used} are in use; \
-         delete keys, or the operator can raise `kv-quota` in the plugin's grants"
-    )]
-    QuotaExceeded {
-        /// The namespace (the plugin's name).
-        namespace: String,
-        /// Bytes in use before the write.
-        used: u64,
-        /// Bytes the namespace would use after the write.
-        wanted: u64,
-        /// The namespace's quota in bytes.
-        quota: u64,
-    },
-
-    /// The key is longer than [`MAX_KEY_LEN`].
-    #[error("kv key of {len} bytes is too long; keys are at most {max} bytes")]
-    KeyTooLong {
-        /// The key's length in bytes.
-        len: usize,
-        /// The limit, [`MAX_KEY_LEN`].
-        max: usize,
-    },
-
-    /// The key is the empty string.
-    #[error("kv key is empty; keys are 1 to {MAX_KEY_LEN} bytes")]
-    EmptyKey,
-
-    /// The database failed: I/O, a corrupted or foreign file, a file already open.
-    #[error("kv store: {action}: {source}")]
-    Storage {
-        /// What the store was doing, e.g. `"committing a set"`.
-        action: String,
-        /// redb's error.
-        #[source]
-        source: redb::Error,
-    },
-}
-
 /// Wraps a redb error with what the store was doing.
-fn storage<E: Into<redb::Error>>(action: impl Into<String>) -> impl FnOnce(E) -> KvError {
-    let action = action.into();
+fn storage<E: Into<redb::Error>>(action: &'static str) -> impl FnOnce(E) -> KvError {
     move |e| KvError::Storage {
         action,
-        source: e.into(),
+        hint: "",
+        source: Box::new(e.into()),
     }
 }
 
@@ -140,7 +96,7 @@ fn bytes(len: usize) -> u64 {
 /// Checks a key a plugin passed in.
 fn check_key(key: &str) -> Result<(), KvError> {
     if key.is_empty() {
-        Err(KvError::EmptyKey)
+        Err(KvError::EmptyKey { max: MAX_KEY_LEN })
     } else if key.len() > MAX_KEY_LEN {
         Err(KvError::KeyTooLong {
             len: key.len(),
@@ -202,7 +158,11 @@ impl KvStore {
                     }
                     _ => "",
                 };
-                storage(format!("opening {}{hint}", path.display()))(e)
+                KvError::Open {
+                    path: path.to_path_buf(),
+                    hint,
+                    source: Box::new(e.into()),
+                }
             })?;
         Self::init(db)
     }
@@ -412,7 +372,7 @@ impl KvStore {
 }
 
 /// Starts a write transaction that is durable on commit.
-fn begin_write(db: &Database, action: &str) -> Result<WriteTransaction, KvError> {
+fn begin_write(db: &Database, action: &'static str) -> Result<WriteTransaction, KvError> {
     let mut txn = db.begin_write().map_err(storage(action))?;
     // redb's default, pinned here: `commit` returns once the data is on disk (a no-op for
     // the in-memory backend). Commits stay 1-phase (redb's default, checksummed commit
@@ -468,10 +428,16 @@ mod tests {
         let s = store();
         assert!(matches!(
             s.set("p", "", b"v", QUOTA),
-            Err(KvError::EmptyKey)
+            Err(KvError::EmptyKey { max: MAX_KEY_LEN })
         ));
-        assert!(matches!(s.get("p", ""), Err(KvError::EmptyKey)));
-        assert!(matches!(s.delete("p", ""), Err(KvError::EmptyKey)));
+        assert!(matches!(
+            s.get("p", ""),
+            Err(KvError::EmptyKey { max: MAX_KEY_LEN })
+        ));
+        assert!(matches!(
+            s.delete("p", ""),
+            Err(KvError::EmptyKey { max: MAX_KEY_LEN })
+        ));
         let longest = "k".repeat(MAX_KEY_LEN);
         s.set("p", &longest, b"v", QUOTA).unwrap();
         assert_eq!(s.get("p", &longest).unwrap(), Some(b"v".to_vec()));
@@ -771,7 +737,7 @@ mod tests {
         let path = dir.path().join("state.redb");
         let _first = KvStore::open(&path).unwrap();
         let err = KvStore::open(&path).unwrap_err();
-        assert!(matches!(err, KvError::Storage { .. }), "{err:?}");
+        assert!(matches!(err, KvError::Open { .. }), "{err:?}");
         assert!(err.to_string().contains("already open"), "{err}");
     }
 
@@ -788,7 +754,7 @@ mod tests {
             let path = dir.path().join(format!("garbage-{i}"));
             std::fs::write(&path, bytes).unwrap();
             let err = KvStore::open(&path).unwrap_err();
-            assert!(matches!(err, KvError::Storage { .. }), "{i}: {err:?}");
+            assert!(matches!(err, KvError::Open { .. }), "{i}: {err:?}");
             assert!(err.to_string().contains("garbage-"), "{err}");
             if i == 0 {
                 assert!(err.to_string().contains("not a wasp kv database"), "{err}");
@@ -813,7 +779,7 @@ mod tests {
         }
         std::fs::write(&path, &bytes).unwrap();
         let err = KvStore::open(&path).unwrap_err();
-        assert!(matches!(err, KvError::Storage { .. }), "{err:?}");
+        assert!(matches!(err, KvError::Open { .. }), "{err:?}");
         assert!(err.to_string().contains("damaged"), "{err}");
     }
 

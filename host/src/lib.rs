@@ -38,9 +38,12 @@
 #![deny(unsafe_code)]
 #![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
 
+// Layers, bottom up; a module uses only those above it in this list (see the
+// README's architecture section; `module-cycles host/src` checks it).
 mod capability;
 mod error;
 mod host_api;
+mod instance;
 mod kv;
 mod limits;
 pub mod loader;
@@ -50,20 +53,31 @@ mod plugin;
 mod pool;
 mod registry;
 mod runtime;
+mod spec;
 mod state;
 mod version;
 mod watch;
 
-pub use capability::{FileGrant, FileMode, Grants, HostFn, HostFnContext, NetGrant};
-pub use error::{Error, Fault, Result};
-pub use limits::Limits;
-pub use metrics::PluginStats;
-pub use plugin::{
-    DEFAULT_MAX_INSTANCES, DEFAULT_MAX_QUEUE, InstanceMode, Plugin, PluginInfo, PluginOptions,
+pub use capability::{HostFn, HostFnContext};
+pub use error::{
+    CacheProblem, Error, Fault, GrantError, InfoProblem, KvError, LoadError, NotWasm, Result,
+    SetupError,
 };
+pub use loader::{DEFAULT_KV_QUOTA, Inspection};
+pub use metrics::PluginStats;
+pub use plugin::Plugin;
 pub use registry::Plugins;
-pub use runtime::{DEFAULT_EPOCH_TICK, DEFAULT_KV_QUOTA, Runtime, RuntimeBuilder};
-pub use version::{ApiVersion, ComponentShape, SDK_SECTION, SUPPORTED_VERSIONS};
+pub use runtime::{DEFAULT_EPOCH_TICK, Runtime, RuntimeBuilder};
+pub use spec::ParseError;
+pub use spec::api::ApiVersion;
+pub use spec::grants::{FileGrant, FileMode, Grants, NetGrant};
+pub use spec::info::PluginInfo;
+pub use spec::limits::Limits;
+pub use spec::options::{
+    CallOptions, DEFAULT_MAX_INSTANCES, DEFAULT_MAX_QUEUE, InstanceMode, PluginOptions,
+};
+pub use spec::units::{Dur, Size};
+pub use version::{ComponentShape, SDK_SECTION};
 pub use wasp_codec::{Bincode, CodecError, FromBytes, IntoBytes, Json};
 pub use watch::{DEBOUNCE, Watch};
 

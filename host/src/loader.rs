@@ -1,21 +1,77 @@
-//! Bytes → verified (sha256 pin) → core module or component → adapted → compiled.
+//! The one load path: bytes → verified (sha256 pin) → core module or component →
+//! adapted → compiled (or taken from the cache) → **prepared**: linked against
+//! the host's imports, grants checked, API version known, `info` read. Nothing of
+//! the plugin's own code runs but `info` (within its limits); `init` never.
 //!
-//! Everything that can be wrong with a plugin file is found here, before any
-//! instance exists; a call never finds a load problem.
+//! Everything that can be wrong with a plugin is found here, before it serves a
+//! call; a call never finds a load problem. Loading (`crate::Runtime`) is
+//! `prepare` + `init` on the instance `info` ran on.
 
 mod adapt;
 pub(crate) mod cache;
 mod detect;
 
+use std::sync::Arc;
+
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
-use wasmtime::component::Component;
+use wasmtime::component::{Component, Linker};
 
 pub use adapt::componentize;
 pub use detect::{BinaryKind, detect};
 
-use crate::error::{Error, Result};
-use crate::version::{ApiVersion, ComponentShape};
+use crate::capability::{HostFns, Resolved, check_nesting};
+use crate::error::{Error, InfoProblem, LoadError, Result};
+use crate::instance::{Instance, InstanceSpec};
+use crate::kv::KvStore;
+use crate::metrics::Metrics;
+use crate::spec::api::ApiVersion;
+use crate::spec::info::PluginInfo;
+use crate::spec::options::PluginOptions;
+use crate::state::{KvAccess, SharedState, StoreState};
+use crate::version::{ComponentShape, Pre};
+
+/// `kv-quota` of a plugin granted `kv = true` without one: 10 MiB.
+pub const DEFAULT_KV_QUOTA: u64 = 10 << 20;
+
+/// What the runtime gives every load: the engine, the linker of every supported
+/// version, the registered host functions, the compile cache and the kv store.
+pub(crate) struct Env {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<StoreState>,
+    pub(crate) host_fns: HostFns,
+    pub(crate) cache: Option<cache::Cache>,
+    pub(crate) kv: KvStore,
+}
+
+/// What loading learned about a plugin file, without running its `init`: what
+/// `wasp inspect` and `wasp check` show.
+///
+/// ```no_run
+/// # async fn f(rt: wasp_host::Runtime) -> wasp_host::Result<()> {
+/// let bytes = std::fs::read("upper.wasm").unwrap();
+/// let i = rt.inspect("upper", bytes).await?;
+/// println!("wasp:plugin@{:?}, {:?}", i.api_version, i.info.map(|i| i.functions));
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Inspection {
+    /// A component, or a core module the host adapts.
+    pub kind: BinaryKind,
+    /// Size of the component (after adapting a core module), in bytes.
+    pub component_size: usize,
+    /// SHA-256 of the file, in hex (what a manifest `sha256` pin holds).
+    pub sha256: String,
+    /// Its imports, exports and SDK version.
+    pub shape: ComponentShape,
+    /// Its API version, when this host supports it.
+    pub api_version: Option<ApiVersion>,
+    /// What `info()` returned, when the plugin prepared.
+    pub info: Option<PluginInfo>,
+    /// Why it did not prepare (it would not load).
+    pub problem: Option<Error>,
+}
 
 /// A plugin file, checked and compiled.
 pub(crate) struct Compiled {
@@ -28,39 +84,76 @@ pub(crate) struct Compiled {
     pub(crate) cached: bool,
 }
 
-/// Checks, adapts and compiles a plugin's bytes. CPU-heavy: runs on tokio's
-/// blocking pool.
+/// A plugin ready to be started: linked, checked, `info` read on `first`, whose
+/// `init` has not run.
+pub(crate) struct Prepared {
+    pub(crate) spec: Arc<InstanceSpec>,
+    pub(crate) info: PluginInfo,
+    pub(crate) compiled: Compiled,
+    pub(crate) first: Instance,
+}
+
+/// A decoded file: the component's bytes (adapted from a core module if need be)
+/// and its shape.
+pub(crate) struct Decoded {
+    pub(crate) kind: BinaryKind,
+    pub(crate) component: Vec<u8>,
+    pub(crate) shape: ComponentShape,
+}
+
+/// Detects and adapts, and reads the component's shape. No compiling.
+pub(crate) fn decode(plugin: &str, bytes: &[u8]) -> Result<Decoded> {
+    guard_panics(plugin, || {
+        let kind = detect(bytes);
+        let component = match &kind {
+            BinaryKind::Component => bytes.to_vec(),
+            BinaryKind::CoreModule => componentize(bytes).map_err(|e| Error::load(plugin, e))?,
+            BinaryKind::Other(why) => return Err(Error::load(plugin, why.clone())),
+        };
+        let shape = ComponentShape::read(&component)
+            .map_err(|source| Error::load(plugin, LoadError::InvalidComponent { source }))?;
+        Ok(Decoded {
+            kind,
+            component,
+            shape,
+        })
+    })
+}
+
+/// Defence in depth: the libraries that decode a file must not panic on hostile
+/// input, but if one does, it is this plugin's load error, not the host's end.
+fn guard_panics<T>(plugin: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown".into());
+        Err(Error::load(plugin, LoadError::DecoderPanicked { message }))
+    })
+}
+
+/// Checks, adapts and compiles a plugin's bytes (or takes them from the cache).
+/// CPU-heavy: runs on tokio's blocking pool.
 pub(crate) async fn compile(
-    engine: &Engine,
-    cache: Option<&cache::Cache>,
+    env: &Env,
     plugin: &str,
     bytes: Vec<u8>,
     pin: Option<[u8; 32]>,
 ) -> Result<Compiled> {
-    let engine = engine.clone();
-    let cache = cache.cloned();
-    let plugin = plugin.to_string();
-    let name = plugin.clone();
+    let engine = env.engine.clone();
+    let cache = env.cache.clone();
+    let name = plugin.to_string();
     tokio::task::spawn_blocking(move || {
-        // Defence in depth: the libraries below must not panic on hostile input,
-        // but if one does, it is this plugin's load error, not the host's end.
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            compile_blocking(&engine, cache.as_ref(), &plugin, &bytes, pin)
-        }))
-        .unwrap_or_else(|panic| {
-            let what = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("unknown");
-            Err(Error::load(
-                &plugin,
-                format!("the file is malformed (a decoder failed on it: {what})"),
-            ))
+        guard_panics(&name, || {
+            compile_blocking(&engine, cache.as_ref(), &name, &bytes, pin)
         })
     })
     .await
-    .map_err(|e| Error::load(&name, format!("the load task failed: {e}")))?
+    .map_err(|source| Error::Task {
+        what: "compiling a plugin",
+        source,
+    })?
 }
 
 fn compile_blocking(
@@ -76,15 +169,14 @@ fn compile_blocking(
     {
         return Err(Error::load(
             plugin,
-            format!(
-                "its sha256 is {} but the manifest pins {}; if the new file is trusted, update the pin",
-                hex::encode(sha256),
-                hex::encode(expected)
-            ),
+            LoadError::PinMismatch {
+                actual: sha256,
+                expected,
+            },
         ));
     }
     if let Some(hit) = cache.and_then(|c| c.get(engine, &sha256)) {
-        let version = hit.shape.api_version(plugin)?;
+        let version = hit.shape.api_version(plugin, hit.adapted)?;
         tracing::debug!(target: "wasp::cache", plugin, "compiled code from the cache");
         return Ok(Compiled {
             component: hit.component,
@@ -95,36 +187,160 @@ fn compile_blocking(
             cached: true,
         });
     }
-    let (component_bytes, adapted) = match detect(bytes) {
-        BinaryKind::Component => (std::borrow::Cow::Borrowed(bytes), false),
-        BinaryKind::CoreModule => {
-            let c = componentize(bytes).map_err(|e| Error::load(plugin, e))?;
-            (std::borrow::Cow::Owned(c), true)
-        }
-        BinaryKind::Other(why) => return Err(Error::load(plugin, why)),
-    };
-    let shape = ComponentShape::read(&component_bytes)
-        .map_err(|e| Error::load(plugin, format!("it is not a valid component: {e}")))?;
-    let version = shape.api_version(plugin).map_err(|e| match e {
-        Error::Load { plugin, reason } if adapted && shape.exports.is_empty() => Error::Load {
-            plugin,
-            reason: format!(
-                "{reason} (this core module carries no component-type section: wit-bindgen, which wasp-sdk uses, adds it)"
-            ),
-        },
-        other => other,
-    })?;
-    let component = Component::from_binary(engine, &component_bytes)
-        .map_err(|e| Error::load(plugin, format!("it does not compile: {e:#}")))?;
+    let decoded = decode(plugin, bytes)?;
+    let adapted = decoded.kind == BinaryKind::CoreModule;
+    let version = decoded.shape.api_version(plugin, adapted)?;
+    let component = Component::from_binary(engine, &decoded.component)
+        .map_err(|source| Error::load(plugin, LoadError::Compile { source }))?;
     if let Some(c) = cache {
-        c.put(&sha256, &component, &shape, adapted);
+        c.put(&sha256, &component, &decoded.shape, adapted);
     }
     Ok(Compiled {
         component,
-        shape,
+        shape: decoded.shape,
         version,
         sha256,
         adapted,
         cached: false,
+    })
+}
+
+/// Checks the options for contradictions a builder cannot catch.
+fn check_options(plugin: &str, options: &PluginOptions) -> Result<()> {
+    if options.max_instances == 0 {
+        return Err(Error::load(
+            plugin,
+            LoadError::InvalidOption {
+                key: "max-instances",
+                problem: "must be at least 1",
+            },
+        ));
+    }
+    if options.limits.fuel == 0 {
+        return Err(Error::load(
+            plugin,
+            LoadError::InvalidOption {
+                key: "limits.fuel",
+                problem: "must be more than 0",
+            },
+        ));
+    }
+    if options.limits.timeout.is_zero() {
+        return Err(Error::load(
+            plugin,
+            LoadError::InvalidOption {
+                key: "limits.timeout",
+                problem: "must be more than zero",
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// The one way a plugin becomes ready: options, grants, bytes, link, `info`.
+pub(crate) async fn prepare(
+    env: &Env,
+    name: &str,
+    bytes: Vec<u8>,
+    options: &PluginOptions,
+) -> Result<Prepared> {
+    check_options(name, options)?;
+    let grants = Resolved::new(&options.grants, &env.host_fns).map_err(|e| Error::load(name, e))?;
+    check_nesting(&[(name, &options.grants.files)]).map_err(|b| Error::load(name, b.1))?;
+    let compiled = compile(env, name, bytes, options.sha256).await?;
+    let instance_pre = env
+        .linker
+        .instantiate_pre(&compiled.component)
+        .map_err(|source| Error::load(name, LoadError::Link { source }))?;
+    let pre = Pre::new(compiled.version, instance_pre).map_err(|e| Error::load(name, e))?;
+    let g = &grants.grants;
+    let shared = Arc::new(SharedState {
+        config: options.config.clone(),
+        host_fns: env.host_fns.clone(),
+        granted_host_fns: g.host_functions.clone(),
+        kv: g.kv.then(|| KvAccess {
+            store: env.kv.clone(),
+            namespace: name.to_string(),
+            quota: g.kv_quota.unwrap_or(DEFAULT_KV_QUOTA),
+        }),
+    });
+    let spec = Arc::new(InstanceSpec {
+        name: Arc::from(name),
+        engine: env.engine.clone(),
+        pre,
+        limits: options.limits.clone(),
+        grants,
+        shared,
+        metrics: Arc::new(Metrics::new()),
+    });
+    let mut first = Instance::new(&spec).await?;
+    let info = first.info(&spec).await?;
+    check_info(&info).map_err(|p| Error::load(name, LoadError::InvalidInfo(p)))?;
+    Ok(Prepared {
+        spec,
+        info,
+        compiled,
+        first,
+    })
+}
+
+/// What `info()` must satisfy.
+fn check_info(info: &PluginInfo) -> std::result::Result<(), InfoProblem> {
+    if info.name.trim().is_empty() {
+        return Err(InfoProblem::EmptyName);
+    }
+    if semver::Version::parse(&info.version).is_err() {
+        return Err(InfoProblem::NotSemver {
+            version: info.version.clone(),
+        });
+    }
+    if info.functions.is_empty() {
+        return Err(InfoProblem::NoFunctions);
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for f in &info.functions {
+        if f.is_empty() {
+            return Err(InfoProblem::EmptyFunction);
+        }
+        if !seen.insert(f) {
+            return Err(InfoProblem::DuplicateFunction { name: f.clone() });
+        }
+    }
+    Ok(())
+}
+
+/// What `wasp inspect` shows: the file decoded, then prepared with `options`.
+pub(crate) async fn inspect(
+    env: &Env,
+    name: &str,
+    bytes: Vec<u8>,
+    options: &PluginOptions,
+) -> Result<Inspection> {
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let decoded = {
+        let name = name.to_string();
+        let bytes = bytes.clone();
+        tokio::task::spawn_blocking(move || decode(&name, &bytes))
+            .await
+            .map_err(|source| Error::Task {
+                what: "decoding a plugin",
+                source,
+            })??
+    };
+    let (api_version, info, problem) = match prepare(env, name, bytes, options).await {
+        Ok(p) => (Some(p.compiled.version), Some(p.info), None),
+        Err(e) => {
+            let adapted = decoded.kind == BinaryKind::CoreModule;
+            (decoded.shape.api_version(name, adapted).ok(), None, Some(e))
+        }
+    };
+    Ok(Inspection {
+        kind: decoded.kind,
+        component_size: decoded.component.len(),
+        sha256,
+        shape: decoded.shape,
+        api_version,
+        info,
+        problem,
     })
 }

@@ -1,9 +1,11 @@
 //! The manifest: the operator's TOML file that says which plugins to load, what
-//! each may reach and how much it may use (DESIGN.md §4).
+//! each may reach and how much it may use (see `docs/contracts.md`).
 //!
-//! Parsing is strict: an unknown key, a bad size or duration, a path that does not
-//! exist or a malformed grant is a [`ManifestError`] naming the file, line, column
-//! and key. Nothing here loads a plugin; [`crate::Runtime::load_manifest`] does.
+//! Parsing is pure and strict: text in, a [`Manifest`] out, and an unknown key, a
+//! bad size or duration, or a malformed grant is a [`ManifestError`] naming the
+//! file, line, column and key. Nothing here touches the file system: whether the
+//! plugin files and granted directories exist is checked when the manifest is
+//! loaded ([`crate::Runtime::load`]), and reported at the same file, line and key.
 //!
 //! ```
 //! use wasp_host::manifest::Manifest;
@@ -12,140 +14,29 @@
 //! timeout = "1s"
 //!
 //! [plugins.upper]
-//! path = "Cargo.toml"       # any existing file, relative to the manifest
+//! path = "upper.wasm"       # relative to the manifest
 //! limits = { fuel = 5_000 }
-//! "#, std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("wasp.toml"))?;
+//! "#, "conf/wasp.toml")?;
 //! let upper = m.plugin("upper").unwrap();
-//! assert_eq!(upper.options().limits_value().fuel_value(), 5_000);
-//! assert_eq!(upper.options().limits_value().timeout_value(), std::time::Duration::from_secs(1));
+//! assert_eq!(upper.options().limits.fuel, 5_000);
+//! assert_eq!(upper.options().limits.timeout, std::time::Duration::from_secs(1));
+//! assert_eq!(upper.path(), std::path::Path::new("conf/upper.wasm"));
 //! # Ok::<(), wasp_host::manifest::ManifestError>(())
 //! ```
 
 mod span;
-mod units;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_spanned::Spanned;
 
-pub use units::{Dur, Size, format_duration, format_size};
-
-use crate::capability::{FileGrant, FileMode, Grants};
-use crate::limits::Limits;
-use crate::plugin::{InstanceMode, PluginOptions};
-
-/// A manifest that could not be read or is invalid: where, which key, and why.
-///
-/// ```
-/// use wasp_host::manifest::Manifest;
-/// let err = Manifest::parse("[plugins.a]\npath = \"x.wasm\"\ntimout = 1\n", "wasp.toml").unwrap_err();
-/// assert_eq!(err.line(), 3);
-/// assert_eq!(err.key(), "plugins.a.timout");
-/// assert!(err.to_string().starts_with("wasp.toml:3:1: plugins.a.timout: unknown field `timout`"));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ManifestError {
-    file: PathBuf,
-    line: usize,
-    column: usize,
-    key: String,
-    message: String,
-}
-
-impl ManifestError {
-    /// The manifest file.
-    ///
-    /// ```
-    /// # let err = wasp_host::manifest::Manifest::parse("x = 1", "m.toml").unwrap_err();
-    /// assert_eq!(err.file(), std::path::Path::new("m.toml"));
-    /// ```
-    pub fn file(&self) -> &Path {
-        &self.file
-    }
-    /// 1-based line (0 when the error has no position, e.g. the file is missing).
-    ///
-    /// ```
-    /// # let err = wasp_host::manifest::Manifest::parse("\nx = 1", "m.toml").unwrap_err();
-    /// assert_eq!(err.line(), 2);
-    /// ```
-    pub fn line(&self) -> usize {
-        self.line
-    }
-    /// 1-based column, in characters.
-    ///
-    /// ```
-    /// # let err = wasp_host::manifest::Manifest::parse("x = 1", "m.toml").unwrap_err();
-    /// assert_eq!(err.column(), 1);
-    /// ```
-    pub fn column(&self) -> usize {
-        self.column
-    }
-    /// The dotted key the error is about (`plugins.upper.limits.timeout`), or empty.
-    ///
-    /// ```
-    /// # let err = wasp_host::manifest::Manifest::parse("x = 1", "m.toml").unwrap_err();
-    /// assert_eq!(err.key(), "x");
-    /// ```
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-    /// What is wrong.
-    ///
-    /// ```
-    /// # let err = wasp_host::manifest::Manifest::parse("x = 1", "m.toml").unwrap_err();
-    /// assert!(err.message().contains("unknown field"));
-    /// ```
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    fn at(
-        file: &Path,
-        text: &str,
-        span: Option<std::ops::Range<usize>>,
-        key: &str,
-        message: impl Into<String>,
-    ) -> Self {
-        let (line, column) = span
-            .map(|s| span::line_col(text, s.start))
-            .unwrap_or((0, 0));
-        ManifestError {
-            file: file.to_path_buf(),
-            line,
-            column,
-            key: key.to_string(),
-            message: message.into(),
-        }
-    }
-
-    pub(crate) fn without_position(file: &Path, message: impl Into<String>) -> Self {
-        ManifestError {
-            file: file.to_path_buf(),
-            line: 0,
-            column: 0,
-            key: String::new(),
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for ManifestError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if self.line > 0 {
-            write!(f, ":{}:{}", self.line, self.column)?;
-        }
-        if !self.key.is_empty() {
-            write!(f, ": {}", self.key)?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-impl std::error::Error for ManifestError {}
+pub use crate::error::ManifestError;
+use crate::spec::grants::{FileGrant, FileMode, Grants};
+use crate::spec::limits::Limits;
+use crate::spec::options::{InstanceMode, PluginOptions};
+use crate::spec::units::{Dur, Size};
 
 // ---- the TOML schema -------------------------------------------------------
 
@@ -177,7 +68,7 @@ struct RawDefaults {
 struct RawLimits {
     fuel: Option<Spanned<u64>>,
     memory: Option<Spanned<Size>>,
-    timeout: Option<Dur>,
+    timeout: Option<Spanned<Dur>>,
     max_input: Option<Size>,
     max_output: Option<Size>,
     max_faults: Option<Spanned<u32>>,
@@ -250,40 +141,51 @@ pub struct Manifest {
     watch: bool,
     plugins: BTreeMap<String, PluginEntry>,
     pipeline: Option<Vec<String>>,
-    not_enforced: Vec<String>,
 }
 
-/// One `[plugins.NAME]` table, resolved: its file and its options.
+/// Where a value was written in the manifest: 1-based line and column.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Position {
+    line: usize,
+    column: usize,
+}
+
+/// One `[plugins.NAME]` table: its file and its options.
 ///
 /// ```no_run
 /// let m = wasp_host::manifest::Manifest::from_file("wasp.toml")?;
 /// let p = m.plugin("upper").expect("declared");
-/// println!("{} with {:?}", p.path().display(), p.options().limits_value());
+/// println!("{} with {:?}", p.path().display(), p.options().limits);
 /// # Ok::<(), wasp_host::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct PluginEntry {
+    name: String,
     path: PathBuf,
     options: PluginOptions,
+    path_at: Position,
+    /// Where each `grants.files` entry's `host` was written, in order.
+    files_at: Vec<Position>,
 }
 
 impl PluginEntry {
-    /// The `.wasm` file, resolved against the manifest's directory.
+    /// The `.wasm` file, relative to the manifest's directory (as joined, not
+    /// checked).
     ///
-    /// ```no_run
-    /// # let m = wasp_host::manifest::Manifest::from_file("wasp.toml")?;
-    /// assert!(m.plugin("upper").unwrap().path().is_absolute());
-    /// # Ok::<(), wasp_host::Error>(())
+    /// ```
+    /// let m = wasp_host::manifest::Manifest::parse("[plugins.a]\npath = \"a.wasm\"", "d/wasp.toml")?;
+    /// assert_eq!(m.plugin("a").unwrap().path(), std::path::Path::new("d/a.wasm"));
+    /// # Ok::<(), wasp_host::manifest::ManifestError>(())
     /// ```
     pub fn path(&self) -> &Path {
         &self.path
     }
     /// Limits, grants, config and pool settings.
     ///
-    /// ```no_run
-    /// # let m = wasp_host::manifest::Manifest::from_file("wasp.toml")?;
-    /// let _limits = m.plugin("upper").unwrap().options().limits_value();
-    /// # Ok::<(), wasp_host::Error>(())
+    /// ```
+    /// let m = wasp_host::manifest::Manifest::parse("[plugins.a]\npath = \"a.wasm\"", "wasp.toml")?;
+    /// assert_eq!(m.plugin("a").unwrap().options().max_instances, 4);
+    /// # Ok::<(), wasp_host::manifest::ManifestError>(())
     /// ```
     pub fn options(&self) -> &PluginOptions {
         &self.options
@@ -302,15 +204,18 @@ impl Manifest {
     /// ```
     pub fn from_file(path: impl AsRef<Path>) -> crate::Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ManifestError::without_position(path, format!("cannot read the manifest: {e}"))
+        let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            key: String::new(),
+            message: format!("cannot read the manifest: {e}"),
         })?;
         Ok(Self::parse(&text, path)?)
     }
 
-    /// Parses manifest text; relative paths in it are resolved against the
-    /// directory of `file` (which need not exist for parsing; the paths it names
-    /// must).
+    /// Parses manifest text; relative paths in it are taken against the
+    /// directory of `file`. Pure: nothing is read from disk.
     ///
     /// # Errors
     /// A [`ManifestError`] naming `file`, line, column and key.
@@ -324,11 +229,11 @@ impl Manifest {
         let file = file.as_ref();
         let raw: RawManifest = {
             let de = toml::de::Deserializer::parse(text)
-                .map_err(|e| ManifestError::at(file, text, e.span(), "", clean(e.message())))?;
+                .map_err(|e| at(file, text, e.span(), "", clean(e.message())))?;
             serde_path_to_error::deserialize(de).map_err(|e| {
                 let key = clean_path(&e.path().to_string());
                 let inner = e.into_inner();
-                ManifestError::at(file, text, inner.span(), &key, clean(inner.message()))
+                at(file, text, inner.span(), &key, clean(inner.message()))
             })?
         };
         Validator {
@@ -383,7 +288,7 @@ impl Manifest {
         self.pipeline.as_deref()
     }
 
-    /// `[runtime] state`: the key-value database file, resolved.
+    /// `[runtime] state`: the key-value database file, relative to the manifest.
     ///
     /// ```
     /// let m = wasp_host::manifest::Manifest::parse("", "wasp.toml")?;
@@ -405,18 +310,64 @@ impl Manifest {
         self.watch
     }
 
-    /// Keys present in this manifest that this version of wasp parses and checks
-    /// but does not enforce yet (each also logged as a warning at load). Every
-    /// key of DESIGN.md §4 is enforced in this version, so this is empty; it
-    /// stays so that a key added before its enforcement can never pass silently.
-    ///
-    /// ```
-    /// let m = wasp_host::manifest::Manifest::parse("[runtime]\nwatch = true", "wasp.toml")?;
-    /// assert!(m.not_enforced().is_empty());
-    /// # Ok::<(), wasp_host::manifest::ManifestError>(())
-    /// ```
-    pub fn not_enforced(&self) -> &[String] {
-        &self.not_enforced
+    /// An error found after parsing (at load), placed where `entry`'s `path`
+    /// was written.
+    pub(crate) fn error_at_path(&self, entry: &PluginEntry, message: String) -> ManifestError {
+        self.error(
+            entry.path_at,
+            format!("plugins.{}.path", entry.name),
+            message,
+        )
+    }
+
+    /// An error about `entry`'s file grant `index` (or its grants as a whole).
+    pub(crate) fn error_at_grant(
+        &self,
+        entry: &PluginEntry,
+        index: Option<usize>,
+        message: String,
+    ) -> ManifestError {
+        match index.and_then(|i| entry.files_at.get(i)) {
+            Some(pos) => self.error(
+                *pos,
+                format!("plugins.{}.grants.files.host", entry.name),
+                message,
+            ),
+            None => self.error(
+                entry.path_at,
+                format!("plugins.{}.grants", entry.name),
+                message,
+            ),
+        }
+    }
+
+    fn error(&self, pos: Position, key: String, message: String) -> ManifestError {
+        ManifestError {
+            file: self.file.clone(),
+            line: pos.line,
+            column: pos.column,
+            key,
+            message,
+        }
+    }
+}
+
+fn at(
+    file: &Path,
+    text: &str,
+    span: Option<std::ops::Range<usize>>,
+    key: &str,
+    message: impl Into<String>,
+) -> ManifestError {
+    let (line, column) = span
+        .map(|s| span::line_col(text, s.start))
+        .unwrap_or((0, 0));
+    ManifestError {
+        file: file.to_path_buf(),
+        line,
+        column,
+        key: key.to_string(),
+        message: message.into(),
     }
 }
 
@@ -456,17 +407,15 @@ impl Validator<'_> {
         key: &str,
         message: impl Into<String>,
     ) -> Result<T, ManifestError> {
-        Err(ManifestError::at(
-            self.file,
-            self.text,
-            Some(span),
-            key,
-            message,
-        ))
+        Err(at(self.file, self.text, Some(span), key, message))
+    }
+
+    fn pos(&self, span: std::ops::Range<usize>) -> Position {
+        let (line, column) = span::line_col(self.text, span.start);
+        Position { line, column }
     }
 
     fn manifest(&self, raw: RawManifest) -> Result<Manifest, ManifestError> {
-        let mut not_enforced = Vec::new();
         let defaults = match raw.defaults.and_then(|d| d.limits) {
             Some(l) => self.limits(Limits::default(), &l, "defaults.limits")?,
             None => Limits::default(),
@@ -488,24 +437,8 @@ impl Validator<'_> {
                     format!("invalid plugin name `{name}`: use letters, digits, '-' and '_'"),
                 );
             }
-            let entry = self.plugin(&key, &defaults, p.into_inner(), &mut not_enforced)?;
+            let entry = self.plugin(&name, &defaults, p.into_inner())?;
             plugins.insert(name, entry);
-        }
-        let grants: Vec<(&str, &[FileGrant])> = plugins
-            .iter()
-            .map(|(n, e): (&String, &PluginEntry)| (n.as_str(), e.options.grants.files.as_slice()))
-            .collect();
-        if let Some((victim, path, holder, root)) = crate::capability::files::nested_across(&grants)
-        {
-            return Err(ManifestError {
-                file: self.file.to_path_buf(),
-                line: 0,
-                column: 0,
-                key: format!("plugins.{victim}.grants.files"),
-                message: format!(
-                    "host directory {path} is inside the read-write grant {root} of plugin '{holder}', which could replace it with a symlink to any directory; grant directories side by side"
-                ),
-            });
         }
         let pipeline = match raw.pipeline {
             Some(p) => {
@@ -543,7 +476,6 @@ impl Validator<'_> {
             watch,
             plugins,
             pipeline,
-            not_enforced,
         })
     }
 
@@ -565,8 +497,15 @@ impl Validator<'_> {
             }
             l.memory = bytes;
         }
-        if let Some(t) = raw.timeout {
-            l.timeout = t.0;
+        if let Some(t) = &raw.timeout {
+            if t.get_ref().0.is_zero() {
+                return self.err(
+                    t.span(),
+                    &format!("{key}.timeout"),
+                    "timeout must be more than zero",
+                );
+            }
+            l.timeout = t.get_ref().0;
         }
         if let Some(s) = raw.max_input {
             l.max_input = s.bytes();
@@ -587,25 +526,15 @@ impl Validator<'_> {
         Ok(l)
     }
 
-    fn existing_path(&self, s: &Spanned<String>, key: &str) -> Result<PathBuf, ManifestError> {
-        let p = self.dir.join(s.get_ref());
-        match std::fs::metadata(&p) {
-            Ok(_) => Ok(p),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                self.err(s.span(), key, format!("{} does not exist", p.display()))
-            }
-            Err(e) => self.err(s.span(), key, format!("{}: {e}", p.display())),
-        }
-    }
-
     fn plugin(
         &self,
-        key: &str,
+        name: &str,
         defaults: &Limits,
         p: RawPlugin,
-        not_enforced: &mut Vec<String>,
     ) -> Result<PluginEntry, ManifestError> {
-        let path = self.existing_path(&p.path, &format!("{key}.path"))?;
+        let key = format!("plugins.{name}");
+        let path = self.dir.join(p.path.get_ref());
+        let path_at = self.pos(p.path.span());
         let mut options = PluginOptions::default();
         if let Some(h) = &p.sha256 {
             let hex = h.get_ref().trim().to_ascii_lowercase();
@@ -676,29 +605,24 @@ impl Validator<'_> {
             None => defaults.clone(),
         };
         options = options.limits(limits);
-        options = options.grants(self.grants(key, p.grants.unwrap_or_default(), not_enforced)?);
-        Ok(PluginEntry { path, options })
+        let (grants, files_at) = self.grants(&key, p.grants.unwrap_or_default())?;
+        options = options.grants(grants);
+        Ok(PluginEntry {
+            name: name.to_string(),
+            path,
+            options,
+            path_at,
+            files_at,
+        })
     }
 
-    fn grants(
-        &self,
-        key: &str,
-        g: RawGrants,
-        not_enforced: &mut Vec<String>,
-    ) -> Result<Grants, ManifestError> {
+    fn grants(&self, key: &str, g: RawGrants) -> Result<(Grants, Vec<Position>), ManifestError> {
         let key = format!("{key}.grants");
         let mut out = Grants::default();
+        let mut files_at = Vec::new();
         for f in g.files {
-            let span = f.span();
             let f = f.into_inner();
-            let host = self.existing_path(&f.host, &format!("{key}.files.host"))?;
-            if !host.is_dir() {
-                return self.err(
-                    f.host.span(),
-                    &format!("{key}.files.host"),
-                    format!("{} is not a directory", host.display()),
-                );
-            }
+            let host = self.dir.join(f.host.get_ref());
             let guest = f.guest.get_ref();
             if guest.is_empty() || guest.contains('\0') {
                 return self.err(
@@ -707,11 +631,10 @@ impl Validator<'_> {
                     "guest path must be a non-empty path",
                 );
             }
-            let mode: FileMode =
-                f.mode.get_ref().parse().or_else(|e: String| {
-                    self.err(f.mode.span(), &format!("{key}.files.mode"), e)
-                })?;
-            let _ = span;
+            let mode: FileMode = f.mode.get_ref().parse().or_else(|e: crate::ParseError| {
+                self.err(f.mode.span(), &format!("{key}.files.mode"), e.to_string())
+            })?;
+            files_at.push(self.pos(f.host.span()));
             out.files.push(FileGrant::new(host, guest.clone(), mode));
         }
         for e in g.env {
@@ -727,19 +650,16 @@ impl Validator<'_> {
         }
         out.stdout = g.stdout;
         out.stderr = g.stderr;
-        for n in g.network {
-            let grant = n
-                .get_ref()
-                .parse()
-                .or_else(|e: String| self.err(n.span(), &format!("{key}.network"), e))?;
-            out.network.push(grant);
-        }
-        for n in g.listen {
-            let grant = n
-                .get_ref()
-                .parse()
-                .or_else(|e: String| self.err(n.span(), &format!("{key}.listen"), e))?;
-            out.listen.push(grant);
+        for (list, field, dest) in [
+            (g.network, "network", &mut out.network),
+            (g.listen, "listen", &mut out.listen),
+        ] {
+            for n in list {
+                let grant = n.get_ref().parse().or_else(|e: crate::ParseError| {
+                    self.err(n.span(), &format!("{key}.{field}"), e.to_string())
+                })?;
+                dest.push(grant);
+            }
         }
         for h in g.host_functions {
             if h.get_ref().is_empty() {
@@ -764,8 +684,7 @@ impl Validator<'_> {
             }
             out.kv_quota = Some(q.get_ref().bytes());
         }
-        let _ = not_enforced;
-        Ok(out)
+        Ok((out, files_at))
     }
 }
 
@@ -831,19 +750,13 @@ stages = ["upper"]
         .unwrap();
         let p = m.plugin("upper").unwrap();
         assert_eq!(
-            p.options().limits_value().timeout_value(),
+            p.options().limits.timeout,
             std::time::Duration::from_millis(500)
         );
-        assert_eq!(p.options().limits_value().memory_value(), 64 << 20);
-        assert_eq!(
-            p.options().config_value().get("n").map(String::as_str),
-            Some("3")
-        );
+        assert_eq!(p.options().limits.memory, 64 << 20);
+        assert_eq!(p.options().config.get("n").map(String::as_str), Some("3"));
         assert_eq!(m.pipeline().unwrap(), ["upper"]);
-        assert_eq!(
-            p.options().grants_value().files_value()[0].mode(),
-            FileMode::ReadOnly
-        );
+        assert_eq!(p.options().grants.files[0].mode, FileMode::ReadOnly);
     }
 
     #[test]
@@ -856,12 +769,6 @@ stages = ["upper"]
                 "unknown field",
             ),
             (
-                "[plugins.a]\npath = \"nope.wasm\"\n",
-                2,
-                "plugins.a.path",
-                "does not exist",
-            ),
-            (
                 "[plugins.a]\npath = \"Cargo.toml\"\nlimits = { memory = \"64MB\" }\n",
                 3,
                 "plugins.a.limits.memory",
@@ -872,12 +779,6 @@ stages = ["upper"]
                 3,
                 "plugins.a.limits.timeout",
                 "give a unit",
-            ),
-            (
-                "[plugins.a]\npath = \"Cargo.toml\"\ngrants = { files = [{ host = \"nope\", guest = \"/d\", mode = \"ro\" }] }\n",
-                3,
-                "plugins.a.grants.files.host",
-                "does not exist",
             ),
             (
                 "[plugins.a]\npath = \"Cargo.toml\"\ngrants = { files = [{ host = \"src\", guest = \"/d\", mode = \"rx\" }] }\n",
@@ -927,23 +828,28 @@ stages = ["upper"]
     }
 
     #[test]
-    fn a_grant_inside_another_plugins_read_write_grant_is_refused() {
-        let text = "[plugins.a]\npath = \"Cargo.toml\"\ngrants = { files = [{ host = \"src\", guest = \"/s\", mode = \"rw\" }] }\n\
-                    [plugins.b]\npath = \"Cargo.toml\"\ngrants = { files = [{ host = \"src/manifest\", guest = \"/m\", mode = \"ro\" }] }\n";
-        let e = parse(text).unwrap_err();
-        assert_eq!(e.key(), "plugins.b.grants.files");
-        assert!(e.message().contains("plugin 'a'"), "{e}");
-        // Read-only nesting, or side by side, is fine.
-        parse(&text.replace("\"rw\"", "\"ro\"")).unwrap();
+    fn parsing_does_not_touch_the_file_system() {
+        // Neither the plugin file nor the granted directory exists: parsing is
+        // pure, and the load reports them (tests/ui).
+        let m = parse(
+            "[plugins.a]\npath = \"nope.wasm\"\ngrants = { files = [{ host = \"nope\", guest = \"/d\", mode = \"ro\" }] }\n",
+        )
+        .unwrap();
+        let a = m.plugin("a").unwrap();
+        assert!(a.path().ends_with("nope.wasm"));
+        let e = m.error_at_grant(a, Some(0), "x".into());
+        assert_eq!(
+            (e.line(), e.column(), e.key()),
+            (3, 30, "plugins.a.grants.files.host")
+        );
+        let e = m.error_at_path(a, "x".into());
+        assert_eq!((e.line(), e.key()), (2, "plugins.a.path"));
     }
 
     #[test]
-    fn every_key_is_enforced_now() {
-        let m = parse(
-            "[runtime]\nwatch = true\n[plugins.a]\npath = \"Cargo.toml\"\ngrants = { kv = true }\n",
-        )
-        .unwrap();
-        assert!(m.not_enforced().is_empty());
-        assert!(m.watch());
+    fn zero_timeout_is_refused() {
+        let e =
+            parse("[plugins.a]\npath = \"a.wasm\"\nlimits = { timeout = \"0ms\" }\n").unwrap_err();
+        assert_eq!(e.key(), "plugins.a.limits.timeout");
     }
 }

@@ -1,9 +1,13 @@
-//! Counters and latency histograms per plugin.
+//! Counters and latency histograms per plugin, and the guards that keep them
+//! true when a call future is dropped at any await point: every count that goes
+//! up is held by a value whose `Drop` brings it down.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::error::Fault;
 
 /// Sub-buckets per power of two: latency quantiles are exact to within 1/8 (12.5 %).
 const SUB: usize = 8;
@@ -74,8 +78,9 @@ pub(crate) struct Metrics {
     pub(crate) calls: AtomicU64,
     pub(crate) errors: AtomicU64,
     pub(crate) consecutive_faults: AtomicU32,
-    pub(crate) in_flight: AtomicU64,
-    pub(crate) instances: AtomicU64,
+    in_flight: AtomicU64,
+    instances: AtomicU64,
+    cancelled: AtomicU64,
     faults: Mutex<FaultLog>,
     latency: Histogram,
 }
@@ -83,7 +88,7 @@ pub(crate) struct Metrics {
 #[derive(Default)]
 struct FaultLog {
     by_kind: BTreeMap<&'static str, u64>,
-    last: Option<String>,
+    last: Option<Fault>,
 }
 
 impl Metrics {
@@ -94,24 +99,34 @@ impl Metrics {
             consecutive_faults: AtomicU32::new(0),
             in_flight: AtomicU64::new(0),
             instances: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
             faults: Mutex::new(FaultLog::default()),
             latency: Histogram::new(),
         }
     }
 
-    pub(crate) fn record_call(&self, elapsed: Duration) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        self.latency.record(elapsed);
-    }
-
-    pub(crate) fn record_fault(&self, kind: &'static str, text: String) -> u32 {
+    /// Counts a fault; returns the consecutive faults now.
+    pub(crate) fn record_fault(&self, fault: &Fault) -> u32 {
         let mut log = self.faults.lock().unwrap_or_else(|p| p.into_inner());
-        *log.by_kind.entry(kind).or_default() += 1;
-        log.last = Some(text);
+        *log.by_kind.entry(fault.kind()).or_default() += 1;
+        log.last = Some(fault.clone());
         self.consecutive_faults.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    pub(crate) fn last_fault(&self) -> Option<String> {
+    pub(crate) fn record_success(&self) {
+        self.consecutive_faults.store(0, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_plugin_error(&self) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        self.consecutive_faults.store(0, Ordering::Relaxed);
+    }
+
+    pub(crate) fn consecutive_faults(&self) -> u32 {
+        self.consecutive_faults.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn last_fault(&self) -> Option<Fault> {
         self.faults
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -130,13 +145,67 @@ impl Metrics {
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect(),
             consecutive_faults: self.consecutive_faults.load(Ordering::Relaxed),
-            last_fault: log.last.clone(),
+            last_fault: log.last.as_ref().map(ToString::to_string),
+            cancelled: self.cancelled.load(Ordering::Relaxed),
             quarantined,
             in_flight: self.in_flight.load(Ordering::Relaxed),
             instances: self.instances.load(Ordering::Relaxed),
             p50: self.latency.quantile(0.50),
             p99: self.latency.quantile(0.99),
         }
+    }
+}
+
+/// One call in flight: raises `in_flight` when made; when dropped — finished or
+/// cancelled at any await point — lowers it, counts the call and its latency, and
+/// counts it as cancelled unless [`CallGuard::finish`] ran.
+pub(crate) struct CallGuard<'a> {
+    metrics: &'a Metrics,
+    start: Instant,
+    finished: bool,
+}
+
+impl<'a> CallGuard<'a> {
+    pub(crate) fn new(metrics: &'a Metrics) -> Self {
+        metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+        CallGuard {
+            metrics,
+            start: Instant::now(),
+            finished: false,
+        }
+    }
+
+    /// The call ended with an outcome (recorded by the caller).
+    pub(crate) fn finish(mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for CallGuard<'_> {
+    fn drop(&mut self) {
+        let m = self.metrics;
+        m.in_flight.fetch_sub(1, Ordering::Relaxed);
+        m.calls.fetch_add(1, Ordering::Relaxed);
+        m.latency.record(self.start.elapsed());
+        if !self.finished {
+            m.cancelled.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// One live instance: counted while this value exists (it lives in the instance).
+pub(crate) struct LiveInstance(Arc<Metrics>);
+
+impl LiveInstance {
+    pub(crate) fn new(metrics: Arc<Metrics>) -> Self {
+        metrics.instances.fetch_add(1, Ordering::Relaxed);
+        LiveInstance(metrics)
+    }
+}
+
+impl Drop for LiveInstance {
+    fn drop(&mut self) {
+        self.0.instances.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -165,6 +234,8 @@ pub struct PluginStats {
     pub quarantined: bool,
     /// Calls running now.
     pub in_flight: u64,
+    /// Calls whose caller stopped waiting (a dropped future) before they ended.
+    pub cancelled: u64,
     /// Live instances (idle and busy).
     pub instances: u64,
     /// Median call latency (to within 12.5 %).
@@ -199,6 +270,24 @@ mod tests {
         assert!((p50 - 500.0).abs() / 500.0 <= 0.125, "{p50}");
         assert!((p99 - 990.0).abs() / 990.0 <= 0.125, "{p99}");
         assert_eq!(Histogram::new().quantile(0.5), Duration::ZERO);
+    }
+
+    #[test]
+    fn guards_give_back_what_they_took() {
+        let m = Arc::new(Metrics::new());
+        {
+            let _a = CallGuard::new(&m);
+            let b = CallGuard::new(&m);
+            let _i = LiveInstance::new(m.clone());
+            assert_eq!(m.snapshot(false).in_flight, 2);
+            assert_eq!(m.snapshot(false).instances, 1);
+            b.finish();
+        }
+        let s = m.snapshot(false);
+        assert_eq!(
+            (s.in_flight, s.instances, s.calls, s.cancelled),
+            (0, 0, 2, 1)
+        );
     }
 
     #[test]

@@ -1,263 +1,18 @@
 //! A loaded plugin: its metadata, typed and raw calls, and its statistics.
 
-use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 use wasp_codec::{FromBytes, IntoBytes};
 
-use crate::capability::Grants;
 use crate::error::{Error, Result};
-use crate::limits::Limits;
-use crate::metrics::{Metrics, PluginStats};
+use crate::loader::Prepared;
+use crate::metrics::{CallGuard, PluginStats};
 use crate::pool::Pool;
-use crate::version::ApiVersion;
-
-/// What a plugin says about itself (`info()`), checked at load.
-///
-/// ```no_run
-/// # async fn f(plugin: wasp_host::Plugin) {
-/// let info = plugin.info();
-/// println!("{} {}: {}", info.name, info.version, info.functions.join(", "));
-/// # }
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PluginInfo {
-    /// The plugin's own name.
-    pub name: String,
-    /// The plugin's own version (semver).
-    pub version: String,
-    /// One line for people.
-    pub description: String,
-    /// The functions `call` accepts.
-    pub functions: Vec<String>,
-}
-
-impl PluginInfo {
-    fn check(&self, plugin: &str) -> Result<()> {
-        let bad = |why: String| Err(Error::load(plugin, format!("its info() is invalid: {why}")));
-        if self.name.trim().is_empty() {
-            return bad("the name is empty".into());
-        }
-        if semver::Version::parse(&self.version).is_err() {
-            return bad(format!(
-                "the version `{}` is not semver (e.g. 1.0.0)",
-                self.version
-            ));
-        }
-        if self.functions.is_empty() {
-            return bad("it lists no functions".into());
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        for f in &self.functions {
-            if f.is_empty() {
-                return bad("it lists an empty function name".into());
-            }
-            if !seen.insert(f) {
-                return bad(format!("it lists function `{f}` twice"));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Whether a plugin's instances are kept between calls.
-///
-/// ```
-/// assert_eq!(wasp_host::InstanceMode::default(), wasp_host::InstanceMode::Reuse);
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum InstanceMode {
-    /// `"reuse"` (default): an instance serves call after call and keeps its state
-    /// (a running count, a cache) until it faults or the plugin is unloaded. Cheapest.
-    #[default]
-    Reuse,
-    /// `"per-call"`: a fresh instance (and `init`) for every call; nothing leaks
-    /// from one call to the next, at the cost of an instantiation per call.
-    PerCall,
-}
-
-/// How one plugin is loaded: limits, grants, config and pool settings. The
-/// manifest makes these; an application can also build them in code.
-///
-/// ```
-/// use std::time::Duration;
-/// use wasp_host::{Grants, Limits, PluginOptions};
-/// let opts = PluginOptions::default()
-///     .limits(Limits::default().timeout(Duration::from_millis(500)))
-///     .grants(Grants::default().env(["LANG"]))
-///     .config("greeting", "hi");
-/// assert_eq!(opts.config_value()["greeting"], "hi");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PluginOptions {
-    pub(crate) limits: Limits,
-    pub(crate) grants: Grants,
-    pub(crate) config: BTreeMap<String, String>,
-    pub(crate) instance: InstanceMode,
-    pub(crate) max_instances: u32,
-    pub(crate) max_queue: u32,
-    pub(crate) sha256: Option<[u8; 32]>,
-}
-
-/// Default `max-instances`: enough for a few concurrent calls per plugin while
-/// bounding memory at 4 × `limits.memory`.
-pub const DEFAULT_MAX_INSTANCES: u32 = 4;
-
-/// Default `max-queue`: calls that may wait for a free instance before the
-/// plugin answers `busy`.
-pub const DEFAULT_MAX_QUEUE: u32 = 64;
-
-impl Default for PluginOptions {
-    fn default() -> Self {
-        PluginOptions {
-            limits: Limits::default(),
-            grants: Grants::default(),
-            config: BTreeMap::new(),
-            instance: InstanceMode::Reuse,
-            max_instances: DEFAULT_MAX_INSTANCES,
-            max_queue: DEFAULT_MAX_QUEUE,
-            sha256: None,
-        }
-    }
-}
-
-impl PluginOptions {
-    /// The plugin's limits (default: [`Limits::default`]).
-    ///
-    /// ```
-    /// let o = wasp_host::PluginOptions::default().limits(wasp_host::Limits::default().fuel(9));
-    /// assert_eq!(o.limits_value().fuel_value(), 9);
-    /// ```
-    pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-    /// The plugin's grants (default: nothing).
-    ///
-    /// ```
-    /// let o = wasp_host::PluginOptions::default().grants(wasp_host::Grants::default().stdout(true));
-    /// assert!(o.grants_value().stdout_value());
-    /// ```
-    pub fn grants(mut self, grants: Grants) -> Self {
-        self.grants = grants;
-        self
-    }
-    /// Adds a `config` entry the plugin reads with `get-config`.
-    ///
-    /// ```
-    /// let o = wasp_host::PluginOptions::default().config("k", "v");
-    /// assert_eq!(o.config_value().len(), 1);
-    /// ```
-    pub fn config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.config.insert(key.into(), value.into());
-        self
-    }
-    /// Reuse instances or use a fresh one per call (default: reuse).
-    ///
-    /// ```
-    /// use wasp_host::InstanceMode;
-    /// let o = wasp_host::PluginOptions::default().instance(InstanceMode::PerCall);
-    /// assert_eq!(o.instance_value(), InstanceMode::PerCall);
-    /// ```
-    pub fn instance(mut self, mode: InstanceMode) -> Self {
-        self.instance = mode;
-        self
-    }
-    /// Calls served at once, each on its own instance (default:
-    /// [`DEFAULT_MAX_INSTANCES`]; at least 1).
-    ///
-    /// ```
-    /// let o = wasp_host::PluginOptions::default().max_instances(1);
-    /// assert_eq!(o.max_instances_value(), 1);
-    /// ```
-    pub fn max_instances(mut self, n: u32) -> Self {
-        self.max_instances = n.max(1);
-        self
-    }
-    /// Calls that may wait for a free instance (default [`DEFAULT_MAX_QUEUE`]);
-    /// past it, or after waiting `limits.timeout`, a call fails with
-    /// [`Error::Busy`].
-    ///
-    /// ```
-    /// let o = wasp_host::PluginOptions::default().max_queue(0);
-    /// assert_eq!(o.max_queue_value(), 0);
-    /// ```
-    pub fn max_queue(mut self, n: u32) -> Self {
-        self.max_queue = n;
-        self
-    }
-    /// See [`PluginOptions::max_queue`].
-    ///
-    /// ```
-    /// assert_eq!(wasp_host::PluginOptions::default().max_queue_value(), 64);
-    /// ```
-    pub fn max_queue_value(&self) -> u32 {
-        self.max_queue
-    }
-
-    /// Refuse to load unless the file's SHA-256 is this.
-    ///
-    /// ```
-    /// let o = wasp_host::PluginOptions::default().sha256([0; 32]);
-    /// assert!(o.sha256_value().is_some());
-    /// ```
-    pub fn sha256(mut self, digest: [u8; 32]) -> Self {
-        self.sha256 = Some(digest);
-        self
-    }
-
-    /// See [`PluginOptions::limits`].
-    ///
-    /// ```
-    /// let _ = wasp_host::PluginOptions::default().limits_value();
-    /// ```
-    pub fn limits_value(&self) -> &Limits {
-        &self.limits
-    }
-    /// See [`PluginOptions::grants`].
-    ///
-    /// ```
-    /// let _ = wasp_host::PluginOptions::default().grants_value();
-    /// ```
-    pub fn grants_value(&self) -> &Grants {
-        &self.grants
-    }
-    /// See [`PluginOptions::config`].
-    ///
-    /// ```
-    /// assert!(wasp_host::PluginOptions::default().config_value().is_empty());
-    /// ```
-    pub fn config_value(&self) -> &BTreeMap<String, String> {
-        &self.config
-    }
-    /// See [`PluginOptions::instance`].
-    ///
-    /// ```
-    /// let _ = wasp_host::PluginOptions::default().instance_value();
-    /// ```
-    pub fn instance_value(&self) -> InstanceMode {
-        self.instance
-    }
-    /// See [`PluginOptions::max_instances`].
-    ///
-    /// ```
-    /// assert_eq!(wasp_host::PluginOptions::default().max_instances_value(), 4);
-    /// ```
-    pub fn max_instances_value(&self) -> u32 {
-        self.max_instances
-    }
-    /// See [`PluginOptions::sha256`].
-    ///
-    /// ```
-    /// assert!(wasp_host::PluginOptions::default().sha256_value().is_none());
-    /// ```
-    pub fn sha256_value(&self) -> Option<&[u8; 32]> {
-        self.sha256.as_ref()
-    }
-}
+use crate::spec::api::ApiVersion;
+use crate::spec::info::PluginInfo;
+use crate::spec::limits::Limits;
+use crate::spec::options::{CallOptions, PluginOptions};
 
 /// A loaded plugin. Cheap to clone; clones share instances and statistics.
 ///
@@ -271,23 +26,22 @@ impl PluginOptions {
 /// ```
 #[derive(Clone)]
 pub struct Plugin {
-    pub(crate) inner: Arc<PluginInner>,
+    inner: Arc<PluginInner>,
 }
 
-pub(crate) struct PluginInner {
-    pub(crate) name: Arc<str>,
-    pub(crate) info: PluginInfo,
-    pub(crate) version: ApiVersion,
-    pub(crate) sha256: [u8; 32],
-    pub(crate) adapted: bool,
-    pub(crate) cached: bool,
-    pub(crate) imports: Vec<String>,
-    pub(crate) sdk_version: Option<String>,
-    /// The file it was loaded from (for reload), and how.
-    pub(crate) source: Option<std::path::PathBuf>,
-    pub(crate) options: PluginOptions,
-    pub(crate) pool: Pool,
-    pub(crate) metrics: Arc<Metrics>,
+struct PluginInner {
+    name: Arc<str>,
+    info: PluginInfo,
+    version: ApiVersion,
+    sha256: [u8; 32],
+    adapted: bool,
+    cached: bool,
+    imports: Vec<String>,
+    sdk_version: Option<String>,
+    /// The file it was loaded from (for reload).
+    source: Option<PathBuf>,
+    options: PluginOptions,
+    pool: Pool,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -301,22 +55,35 @@ impl std::fmt::Debug for Plugin {
 }
 
 impl Plugin {
-    pub(crate) fn with_source(self, path: &std::path::Path) -> Plugin {
-        match Arc::try_unwrap(self.inner) {
-            Ok(mut inner) => {
-                inner.source = Some(path.to_path_buf());
-                Plugin {
-                    inner: Arc::new(inner),
-                }
-            }
-            Err(inner) => Plugin { inner },
-        }
-    }
-
-    pub(crate) async fn finish_load(inner: PluginInner) -> Result<Plugin> {
-        inner.info.check(&inner.name)?;
+    /// Starts a prepared plugin: runs `init` on the instance `info` ran on and
+    /// makes it the first of the pool.
+    pub(crate) async fn start(
+        prepared: Prepared,
+        options: PluginOptions,
+        source: Option<PathBuf>,
+    ) -> Result<Plugin> {
+        let Prepared {
+            spec,
+            info,
+            compiled,
+            mut first,
+        } = prepared;
+        first.init(&spec).await?;
+        let pool = Pool::new(spec.clone(), &options, first);
         Ok(Plugin {
-            inner: Arc::new(inner),
+            inner: Arc::new(PluginInner {
+                name: spec.name.clone(),
+                info,
+                version: compiled.version,
+                sha256: compiled.sha256,
+                adapted: compiled.adapted,
+                cached: compiled.cached,
+                imports: compiled.shape.imports,
+                sdk_version: compiled.shape.sdk_version,
+                source,
+                options,
+                pool,
+            }),
         })
     }
 
@@ -400,26 +167,26 @@ impl Plugin {
     /// ```no_run
     /// # fn f(p: wasp_host::Plugin) { println!("{:?}", p.source()); }
     /// ```
-    pub fn source(&self) -> Option<&std::path::Path> {
+    pub fn source(&self) -> Option<&Path> {
         self.inner.source.as_deref()
     }
 
     /// The options the plugin was loaded with.
     ///
     /// ```no_run
-    /// # fn f(p: wasp_host::Plugin) { println!("{:?}", p.options().limits_value()); }
+    /// # fn f(p: wasp_host::Plugin) { println!("{:?}", p.options().limits); }
     /// ```
     pub fn options(&self) -> &PluginOptions {
         &self.inner.options
     }
 
-    /// The plugin's limits.
+    /// The plugin's limits (its options' [`PluginOptions::limits`]).
     ///
     /// ```no_run
-    /// # fn f(p: wasp_host::Plugin) { println!("{:?}", p.limits().timeout_value()); }
+    /// # fn f(p: wasp_host::Plugin) { println!("{:?}", p.limits().timeout); }
     /// ```
     pub fn limits(&self) -> &Limits {
-        &self.inner.pool.spec.limits
+        &self.inner.options.limits
     }
 
     /// Calls `function` with a typed input and output (see [`wasp_codec`]:
@@ -429,7 +196,8 @@ impl Plugin {
     /// # Errors
     /// [`Error::Plugin`] when the plugin returns an error, [`Error::Fault`] when it
     /// faults (the instance is discarded), [`Error::NoSuchFunction`],
-    /// [`Error::InputTooLarge`], [`Error::Codec`], [`Error::Quarantined`].
+    /// [`Error::InputTooLarge`], [`Error::Codec`], [`Error::Quarantined`],
+    /// [`Error::Busy`], [`Error::Unloaded`].
     ///
     /// ```no_run
     /// # async fn f(p: wasp_host::Plugin) -> wasp_host::Result<()> {
@@ -438,17 +206,43 @@ impl Plugin {
     /// # Ok(()) }
     /// ```
     pub async fn call<I: IntoBytes, O: FromBytes>(&self, function: &str, input: I) -> Result<O> {
+        self.call_with(function, input, CallOptions::default())
+            .await
+    }
+
+    /// [`Plugin::call`] with limits of its own for this call (the rest are the
+    /// plugin's).
+    ///
+    /// # Errors
+    /// As [`Plugin::call`].
+    ///
+    /// ```no_run
+    /// # async fn f(p: wasp_host::Plugin) -> wasp_host::Result<()> {
+    /// use std::time::Duration;
+    /// use wasp_host::CallOptions;
+    /// let quick = CallOptions { timeout: Some(Duration::from_millis(50)), ..Default::default() };
+    /// let out: String = p.call_with("upper", "hi", quick).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn call_with<I: IntoBytes, O: FromBytes>(
+        &self,
+        function: &str,
+        input: I,
+        options: CallOptions,
+    ) -> Result<O> {
         let bytes = input.into_bytes().map_err(|source| Error::Codec {
             plugin: self.name().to_string(),
             function: function.to_string(),
             what: "encoding the input",
+            expected: std::any::type_name::<I>(),
             source,
         })?;
-        let out = self.call_raw(function, &bytes).await?;
+        let out = self.call_bytes(function, &bytes, &options).await?;
         O::from_bytes(out).map_err(|source| Error::Codec {
             plugin: self.name().to_string(),
             function: function.to_string(),
             what: "decoding the output",
+            expected: std::any::type_name::<O>(),
             source,
         })
     }
@@ -464,54 +258,67 @@ impl Plugin {
     /// # Ok(()) }
     /// ```
     pub async fn call_raw(&self, function: &str, input: &[u8]) -> Result<Vec<u8>> {
+        self.call_bytes(function, input, &CallOptions::default())
+            .await
+    }
+
+    /// The one way into a call: checks, then the pool, then the bookkeeping.
+    async fn call_bytes(
+        &self,
+        function: &str,
+        input: &[u8],
+        options: &CallOptions,
+    ) -> Result<Vec<u8>> {
         let inner = &*self.inner;
-        let m = &inner.metrics;
-        let consecutive = m.consecutive_faults.load(Ordering::Relaxed);
-        if consecutive >= inner.pool.spec.limits.max_faults {
+        let limits = &inner.options.limits;
+        let m = &inner.pool.spec.metrics;
+        let consecutive = m.consecutive_faults();
+        if consecutive >= limits.max_faults
+            && let Some(last) = m.last_fault()
+        {
             return Err(Error::Quarantined {
                 plugin: self.name().to_string(),
                 faults: consecutive,
-                last: m.last_fault().unwrap_or_default(),
+                last,
             });
         }
         if !inner.info.functions.iter().any(|f| f == function) {
             return Err(Error::NoSuchFunction {
                 plugin: self.name().to_string(),
                 function: function.to_string(),
-                available: inner.info.functions.join(", "),
+                available: inner.info.functions.clone(),
             });
         }
-        if input.len() as u64 > inner.pool.spec.limits.max_input {
+        if input.len() as u64 > limits.max_input {
             return Err(Error::InputTooLarge {
                 plugin: self.name().to_string(),
                 function: function.to_string(),
                 size: input.len(),
-                limit: inner.pool.spec.limits.max_input,
+                limit: limits.max_input,
             });
         }
-        m.in_flight.fetch_add(1, Ordering::Relaxed);
-        let start = Instant::now();
-        let result = match inner.pool.lease().await {
-            Ok(lease) => inner.pool.call(lease, function, input).await,
-            Err(e) => Err(e),
+        let call_limits;
+        let limits = if *options == CallOptions::default() {
+            limits
+        } else {
+            call_limits = options.apply(limits);
+            &call_limits
         };
-        m.in_flight.fetch_sub(1, Ordering::Relaxed);
-        m.record_call(start.elapsed());
+        let guard = CallGuard::new(m);
+        let result = inner.pool.call(limits, function, input).await;
         match &result {
-            Ok(_) => m.consecutive_faults.store(0, Ordering::Relaxed),
-            Err(Error::Plugin { .. }) => {
-                m.errors.fetch_add(1, Ordering::Relaxed);
-                m.consecutive_faults.store(0, Ordering::Relaxed);
-            }
+            Ok(_) => m.record_success(),
+            Err(Error::Plugin { .. }) => m.record_plugin_error(),
             Err(e @ Error::Fault { fault, .. }) => {
-                let n = m.record_fault(fault.kind(), fault.to_string());
+                let n = m.record_fault(fault);
                 tracing::warn!(target: "wasp::fault", plugin = %inner.name, function, kind = fault.kind(), consecutive = n, "{e}");
-                if n == inner.pool.spec.limits.max_faults {
+                if n == inner.options.limits.max_faults {
                     tracing::error!(target: "wasp::fault", plugin = %inner.name, "plugin quarantined after {n} consecutive faults; reload it to try again");
                 }
             }
             Err(_) => {}
         }
+        guard.finish();
         result
     }
 
@@ -530,11 +337,16 @@ impl Plugin {
         let Some(kv) = self.inner.pool.spec.shared.kv.clone() else {
             return Ok(None);
         };
-        tokio::task::spawn_blocking(move || kv.store.usage(&kv.namespace))
+        let usage = tokio::task::spawn_blocking(move || kv.store.usage(&kv.namespace))
             .await
-            .map_err(|e| Error::Runtime(format!("kv: the store task failed: {e}")))?
-            .map(Some)
-            .map_err(|e| Error::Runtime(format!("kv: {e}")))
+            .map_err(|source| Error::Task {
+                what: "reading kv usage",
+                source,
+            })?;
+        usage.map(Some).map_err(|source| Error::Kv {
+            plugin: self.name().to_string(),
+            source: Box::new(source),
+        })
     }
 
     /// A snapshot of the plugin's counters and latencies.
@@ -543,13 +355,9 @@ impl Plugin {
     /// # fn f(p: wasp_host::Plugin) { println!("{} calls", p.stats().calls); }
     /// ```
     pub fn stats(&self) -> PluginStats {
-        let quarantined = self
-            .inner
-            .metrics
-            .consecutive_faults
-            .load(Ordering::Relaxed)
-            >= self.inner.pool.spec.limits.max_faults;
-        self.inner.metrics.snapshot(quarantined)
+        let m = &self.inner.pool.spec.metrics;
+        let quarantined = m.consecutive_faults() >= self.inner.options.limits.max_faults;
+        m.snapshot(quarantined)
     }
 
     /// Calls `shutdown` on the plugin's idle instances and drops them; calls in

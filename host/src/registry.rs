@@ -4,11 +4,18 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-use crate::error::{Error, Result};
-use crate::plugin::{Plugin, PluginOptions};
+use crate::capability::{Resolved, check_nesting};
+use crate::error::{Error, GrantError, LoadError, Result};
+use crate::loader::{self, Inspection};
+use crate::manifest::Manifest;
+use crate::plugin::Plugin;
 use crate::runtime::Runtime;
+use crate::spec::grants::FileGrant;
+use crate::spec::options::PluginOptions;
 
-/// The plugins loaded from a manifest, by name. Cheap to clone.
+/// A set of plugins by name, on one runtime: what [`Runtime::load_manifest`]
+/// returns, or [`Runtime::plugins`] makes empty. Cheap to clone; clones share the
+/// set.
 ///
 /// ```no_run
 /// # async fn f(rt: wasp_host::Runtime) -> wasp_host::Result<()> {
@@ -16,10 +23,10 @@ use crate::runtime::Runtime;
 /// let upper = plugins.get("upper")?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Plugins {
     map: Arc<RwLock<BTreeMap<String, Plugin>>>,
-    runtime: Option<Runtime>,
+    runtime: Runtime,
 }
 
 impl std::fmt::Debug for Plugins {
@@ -29,41 +36,17 @@ impl std::fmt::Debug for Plugins {
 }
 
 impl Plugins {
-    /// An empty set.
-    ///
-    /// ```
-    /// assert!(wasp_host::Plugins::new().names().is_empty());
-    /// ```
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// An empty set that can [`load`](Plugins::load) and
-    /// [`reload`](Plugins::reload) plugins on `runtime` (what
-    /// [`Runtime::load_manifest`] returns).
-    ///
-    /// ```
-    /// let rt = wasp_host::Runtime::builder().build()?;
-    /// let plugins = wasp_host::Plugins::with_runtime(rt);
-    /// # Ok::<(), wasp_host::Error>(())
-    /// ```
-    pub fn with_runtime(runtime: Runtime) -> Self {
+    pub(crate) fn new(runtime: Runtime) -> Self {
         Plugins {
             map: Arc::default(),
-            runtime: Some(runtime),
+            runtime,
         }
     }
 
-    fn runtime(&self) -> Result<&Runtime> {
-        self.runtime.as_ref().ok_or_else(|| {
-            Error::Runtime(
-                "this plugin set has no runtime; make it with Plugins::with_runtime".into(),
-            )
-        })
-    }
-
     /// Loads a plugin file under `name` while the others keep serving; a plugin
-    /// already loaded under that name is replaced as by [`Plugins::reload`].
+    /// already loaded under that name is replaced as by [`Plugins::reload`]. Its
+    /// file grants must not lie inside another loaded plugin's read-write grant,
+    /// nor contain one.
     ///
     /// # Errors
     /// As [`Runtime::load_file_as`]; the set is unchanged then.
@@ -79,9 +62,25 @@ impl Plugins {
         path: impl AsRef<Path>,
         options: PluginOptions,
     ) -> Result<Plugin> {
-        let new = self.runtime()?.load_file_as(name, path, options).await?;
+        self.check_nesting_with(name, &options.grants.files)?;
+        let new = self.runtime.load_file_as(name, path, options).await?;
         self.swap(new.clone());
         Ok(new)
+    }
+
+    /// The nesting rule over this set with `name`'s grants replaced by `files`.
+    fn check_nesting_with(&self, name: &str, files: &[FileGrant]) -> Result<()> {
+        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+        let mut all: Vec<(&str, &[FileGrant])> = map
+            .iter()
+            .filter(|(n, _)| n.as_str() != name)
+            .map(|(n, p)| (n.as_str(), p.options().grants.files.as_slice()))
+            .collect();
+        all.push((name, files));
+        check_nesting(&all).map_err(|b| {
+            let (victim, e) = *b;
+            Error::load(&victim, e)
+        })
     }
 
     /// Reloads a plugin from its file with its options: the new version is built
@@ -103,13 +102,11 @@ impl Plugins {
     pub async fn reload(&self, name: &str) -> Result<Plugin> {
         let old = self.get(name)?;
         let Some(path) = old.source().map(Path::to_path_buf) else {
-            return Err(Error::load(
-                name,
-                "it was loaded from bytes, so there is no file to reload; load the new bytes instead",
-            ));
+            return Err(Error::load(name, LoadError::NoSource));
         };
+        self.check_nesting_with(name, &old.options().grants.files)?;
         let new = self
-            .runtime()?
+            .runtime
             .load_file_as(name, &path, old.options().clone())
             .await?;
         self.swap(new.clone());
@@ -132,11 +129,7 @@ impl Plugins {
     }
 
     /// Adds (or replaces) a plugin under its name; returns the one it replaced.
-    ///
-    /// ```no_run
-    /// # fn f(set: wasp_host::Plugins, p: wasp_host::Plugin) { set.insert(p); }
-    /// ```
-    pub fn insert(&self, plugin: Plugin) -> Option<Plugin> {
+    pub(crate) fn insert(&self, plugin: Plugin) -> Option<Plugin> {
         let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
         map.insert(plugin.name().to_string(), plugin)
     }
@@ -147,18 +140,16 @@ impl Plugins {
     /// [`Error::NoSuchPlugin`] listing the loaded names.
     ///
     /// ```
-    /// let err = wasp_host::Plugins::new().get("x").unwrap_err();
+    /// let rt = wasp_host::Runtime::builder().build()?;
+    /// let err = rt.plugins().get("x").unwrap_err();
     /// assert!(err.to_string().contains("no plugin named 'x'"));
+    /// # Ok::<(), wasp_host::Error>(())
     /// ```
     pub fn get(&self, name: &str) -> Result<Plugin> {
         let map = self.map.read().unwrap_or_else(|p| p.into_inner());
         map.get(name).cloned().ok_or_else(|| Error::NoSuchPlugin {
             name: name.to_string(),
-            loaded: if map.is_empty() {
-                "none".into()
-            } else {
-                map.keys().cloned().collect::<Vec<_>>().join(", ")
-            },
+            loaded: map.keys().cloned().collect(),
         })
     }
 
@@ -167,9 +158,10 @@ impl Plugins {
     /// plugins, under the plugin's limits) and is freed.
     ///
     /// ```
-    /// # async fn f() {
-    /// assert!(wasp_host::Plugins::new().unload("x").await.is_none());
-    /// # }
+    /// # async fn f() -> wasp_host::Result<()> {
+    /// let rt = wasp_host::Runtime::builder().build()?;
+    /// assert!(rt.plugins().unload("x").await.is_none());
+    /// # Ok(()) }
     /// ```
     pub async fn unload(&self, name: &str) -> Option<Plugin> {
         let removed = self
@@ -186,7 +178,9 @@ impl Plugins {
     /// The loaded names, sorted.
     ///
     /// ```
-    /// assert!(wasp_host::Plugins::new().names().is_empty());
+    /// let rt = wasp_host::Runtime::builder().build()?;
+    /// assert!(rt.plugins().names().is_empty());
+    /// # Ok::<(), wasp_host::Error>(())
     /// ```
     pub fn names(&self) -> Vec<String> {
         self.map
@@ -195,5 +189,149 @@ impl Plugins {
             .keys()
             .cloned()
             .collect()
+    }
+}
+
+/// Loading plugin sets: a manifest's, or an empty one.
+impl Runtime {
+    /// An empty set of plugins on this runtime, to [`Plugins::load`] into.
+    ///
+    /// ```
+    /// let rt = wasp_host::Runtime::builder().build()?;
+    /// assert!(rt.plugins().names().is_empty());
+    /// # Ok::<(), wasp_host::Error>(())
+    /// ```
+    pub fn plugins(&self) -> Plugins {
+        Plugins::new(self.clone())
+    }
+
+    /// Reads a manifest and loads every plugin in it.
+    ///
+    /// # Errors
+    /// [`Error::Manifest`] for an invalid manifest (or a missing file, a granted
+    /// directory that does not exist, a grant nested in another plugin's
+    /// read-write grant: each at its file, line and key), otherwise the first
+    /// plugin that fails to load.
+    ///
+    /// ```no_run
+    /// # async fn f(rt: wasp_host::Runtime) -> wasp_host::Result<()> {
+    /// let plugins = rt.load_manifest("wasp.toml").await?;
+    /// for name in plugins.names() { println!("{name}"); }
+    /// # Ok(()) }
+    /// ```
+    pub async fn load_manifest(&self, path: impl AsRef<Path>) -> Result<Plugins> {
+        let manifest = Manifest::from_file(path)?;
+        self.load(&manifest).await
+    }
+
+    /// Loads every plugin of a parsed manifest: checks every file and grant of
+    /// every plugin first, then loads them one by one (`init` included).
+    ///
+    /// # Errors
+    /// As [`Runtime::load_manifest`].
+    ///
+    /// ```no_run
+    /// # async fn f(rt: wasp_host::Runtime) -> wasp_host::Result<()> {
+    /// let m = wasp_host::manifest::Manifest::from_file("wasp.toml")?;
+    /// let plugins = rt.load(&m).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn load(&self, manifest: &Manifest) -> Result<Plugins> {
+        if let Some(state) = manifest.state()
+            && self.inner.state.as_deref() != Some(state)
+        {
+            tracing::warn!(
+                target: "wasp::manifest",
+                "{}: [runtime] state = {} is not the store of this runtime ({}); build the Runtime with RuntimeBuilder::state to use it",
+                manifest.file().display(),
+                state.display(),
+                self.inner.state.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "in memory".into())
+            );
+        }
+        let files = self.verify(manifest).await?;
+        let plugins = self.plugins();
+        for ((name, entry), bytes) in manifest.plugins().zip(files) {
+            let plugin = self
+                .start(
+                    name,
+                    bytes,
+                    entry.options().clone(),
+                    Some(entry.path().to_path_buf()),
+                )
+                .await?;
+            plugins.insert(plugin);
+        }
+        Ok(plugins)
+    }
+
+    /// Checks a manifest the way [`Runtime::load`] does — files, grants, bytes,
+    /// versions, imports, `info` — without running any plugin's `init`. What
+    /// `wasp check` does. Returns each plugin's [`Inspection`], in name order.
+    ///
+    /// # Errors
+    /// As [`Runtime::load_manifest`], but `init` never runs.
+    ///
+    /// ```no_run
+    /// # async fn f(rt: wasp_host::Runtime) -> wasp_host::Result<()> {
+    /// let m = wasp_host::manifest::Manifest::from_file("wasp.toml")?;
+    /// for (name, i) in rt.check(&m).await? {
+    ///     println!("{name}: {:?}", i.info.map(|i| i.functions));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn check(&self, manifest: &Manifest) -> Result<Vec<(String, Inspection)>> {
+        let files = self.verify(manifest).await?;
+        let mut out = Vec::new();
+        for ((name, entry), bytes) in manifest.plugins().zip(files) {
+            let inspection = loader::inspect(&self.inner.env, name, bytes, entry.options()).await?;
+            if let Some(problem) = inspection.problem {
+                return Err(problem);
+            }
+            out.push((name.to_string(), inspection));
+        }
+        Ok(out)
+    }
+
+    /// What must hold of a manifest before any of its plugins is prepared: every
+    /// file readable, every grant resolvable, no grant nested in another's
+    /// read-write grant. Errors point at the manifest's line and key. Returns the
+    /// plugins' bytes, in name order.
+    async fn verify(&self, manifest: &Manifest) -> Result<Vec<Vec<u8>>> {
+        let mut files = Vec::new();
+        for (_, entry) in manifest.plugins() {
+            let bytes = tokio::fs::read(entry.path()).await.map_err(|e| {
+                let message = if e.kind() == std::io::ErrorKind::NotFound {
+                    format!("{} does not exist", entry.path().display())
+                } else {
+                    format!("{}: {e}", entry.path().display())
+                };
+                manifest.error_at_path(entry, message)
+            })?;
+            Resolved::new(&entry.options().grants, &self.inner.env.host_fns).map_err(|e| {
+                let message = match &e {
+                    GrantError::DirUnavailable { path, source, .. }
+                        if source.kind() == std::io::ErrorKind::NotFound =>
+                    {
+                        format!("{} does not exist", path.display())
+                    }
+                    _ => e.to_string(),
+                };
+                manifest.error_at_grant(entry, e.file_index(), message)
+            })?;
+            files.push(bytes);
+        }
+        let all: Vec<(&str, &[FileGrant])> = manifest
+            .plugins()
+            .map(|(n, e)| (n, e.options().grants.files.as_slice()))
+            .collect();
+        if let Err(b) = check_nesting(&all)
+            && let (victim, e) = *b
+            && let Some(entry) = manifest.plugin(&victim)
+        {
+            return Err(manifest
+                .error_at_grant(entry, e.file_index(), e.to_string())
+                .into());
+        }
+        Ok(files)
     }
 }

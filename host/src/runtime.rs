@@ -1,33 +1,28 @@
 //! The [`Runtime`]: one wasmtime `Engine` (fuel, epochs, no component-model
-//! concurrency), the epoch ticker, the linker of every supported API version, and
-//! the host functions the application registered.
+//! concurrency), the epoch ticker, the linker of every supported API version, the
+//! host functions the application registered, the kv store and the compile cache;
+//! and every way to load a plugin, which all go through [`crate::loader`].
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{Config, Engine};
+use wasp_codec::{FromBytes, IntoBytes};
 
 use crate::capability::{HostFn, HostFnContext, HostFns};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SetupError};
 use crate::kv::KvStore;
-use crate::loader;
-use crate::manifest::Manifest;
-use crate::metrics::Metrics;
-use crate::plugin::{Plugin, PluginInner, PluginOptions};
-use crate::pool::{Pool, PoolSpec, Pre};
-use crate::registry::Plugins;
-use crate::state::{KvAccess, SharedState, StoreState};
-use crate::version::{ApiVersion, since_v0_1_0 as v0_1_0, since_v0_2_0 as v0_2_0};
+use crate::loader::{self, Env, Inspection};
+use crate::plugin::Plugin;
+use crate::spec::options::PluginOptions;
+use crate::state::StoreState;
 
 /// How often the epoch ticks: the granularity of timeouts, and how often a
 /// spinning plugin yields to other tasks.
 pub const DEFAULT_EPOCH_TICK: Duration = Duration::from_millis(10);
-
-/// `kv-quota` of a plugin granted `kv = true` without one: 10 MiB.
-pub const DEFAULT_KV_QUOTA: u64 = 10 << 20;
 
 /// Builds a [`Runtime`]. [`RuntimeBuilder::build`] is its one fallible step.
 ///
@@ -42,14 +37,14 @@ pub const DEFAULT_KV_QUOTA: u64 = 10 << 20;
 #[derive(Debug)]
 pub struct RuntimeBuilder {
     host_fns: BTreeMap<String, HostFn>,
-    state: Option<std::path::PathBuf>,
-    cache_dir: Option<std::path::PathBuf>,
+    state: Option<PathBuf>,
+    cache_dir: Option<PathBuf>,
     epoch_tick: Duration,
     duplicate: Option<String>,
 }
 
 impl RuntimeBuilder {
-    /// Registers a host function that plugins granted `name` (manifest
+    /// Registers a host function over bytes that plugins granted `name` (manifest
     /// `host-functions`) can call with `call-host`. An `Err(String)` reaches the
     /// plugin as the error of `call-host`.
     ///
@@ -59,13 +54,40 @@ impl RuntimeBuilder {
     ///     .build()?;
     /// # Ok::<(), wasp_host::Error>(())
     /// ```
-    pub fn host_fn<F, Fut>(mut self, name: impl Into<String>, f: F) -> Self
+    pub fn host_fn<F, Fut>(self, name: impl Into<String>, f: F) -> Self
     where
         F: Fn(HostFnContext, Vec<u8>) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = std::result::Result<Vec<u8>, String>> + Send + 'static,
     {
-        let name = name.into();
-        if self.host_fns.insert(name.clone(), HostFn::new(f)).is_some() {
+        self.register(name.into(), HostFn::new(f))
+    }
+
+    /// Registers a host function over typed values (see [`HostFn::typed`]): the
+    /// plugin's bytes decode into `I`, the result encodes from `O`.
+    ///
+    /// ```
+    /// use wasp_host::Json;
+    /// #[derive(serde::Deserialize)]
+    /// struct Lookup { id: u32 }
+    /// let rt = wasp_host::Runtime::builder()
+    ///     .host_fn_typed("user.name", |_ctx, Json(q): Json<Lookup>| async move {
+    ///         Ok::<_, String>(format!("user {}", q.id))
+    ///     })
+    ///     .build()?;
+    /// # Ok::<(), wasp_host::Error>(())
+    /// ```
+    pub fn host_fn_typed<I, O, F, Fut>(self, name: impl Into<String>, f: F) -> Self
+    where
+        I: FromBytes + Send + 'static,
+        O: IntoBytes + Send + 'static,
+        F: Fn(HostFnContext, I) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = std::result::Result<O, String>> + Send + 'static,
+    {
+        self.register(name.into(), HostFn::typed(f))
+    }
+
+    fn register(mut self, name: String, f: HostFn) -> Self {
+        if self.host_fns.insert(name.clone(), f).is_some() {
             self.duplicate.get_or_insert(name);
         }
         self
@@ -91,7 +113,7 @@ impl RuntimeBuilder {
     /// let rt = wasp_host::Runtime::builder().state("wasp-state.db").build()?;
     /// # Ok::<(), wasp_host::Error>(())
     /// ```
-    pub fn state(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+    pub fn state(mut self, path: impl Into<PathBuf>) -> Self {
         self.state = Some(path.into());
         self
     }
@@ -104,7 +126,7 @@ impl RuntimeBuilder {
     /// let rt = wasp_host::Runtime::builder().cache_dir("/var/cache/wasp").build()?;
     /// # Ok::<(), wasp_host::Error>(())
     /// ```
-    pub fn cache_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
         self
     }
@@ -113,25 +135,28 @@ impl RuntimeBuilder {
     /// the compile cache, and starts the epoch ticker.
     ///
     /// # Errors
-    /// A host function registered twice, a zero epoch tick, or a wasmtime
-    /// configuration error.
+    /// [`Error::Setup`]: a host function registered twice, a zero epoch tick, a
+    /// state file or cache directory that cannot be used.
     ///
     /// ```
+    /// use wasp_host::{Error, SetupError};
     /// let err = wasp_host::Runtime::builder()
     ///     .host_fn("a", |_c, i| async move { Ok(i) })
     ///     .host_fn("a", |_c, i| async move { Ok(i) })
     ///     .build()
     ///     .unwrap_err();
-    /// assert!(err.to_string().contains("twice"));
+    /// assert!(matches!(err, Error::Setup(ref e) if matches!(**e, SetupError::DuplicateHostFn { .. })));
     /// ```
     pub fn build(self) -> Result<Runtime> {
         if let Some(name) = self.duplicate {
-            return Err(Error::Runtime(format!(
-                "host function '{name}' is registered twice"
-            )));
+            return Err(SetupError::DuplicateHostFn { name }.into());
         }
         if self.epoch_tick.is_zero() {
-            return Err(Error::Runtime("epoch_tick must be more than zero".into()));
+            return Err(SetupError::InvalidSetting {
+                setting: "epoch_tick",
+                problem: "must be more than zero",
+            }
+            .into());
         }
         let mut config = Config::new();
         config.wasm_component_model(true);
@@ -139,44 +164,45 @@ impl RuntimeBuilder {
         config.epoch_interruption(true);
         // We do not use component-model async; this halves the cost of a call.
         config.concurrency_support(false);
-        let engine = Engine::new(&config).map_err(|e| Error::Runtime(format!("engine: {e:#}")))?;
+        let engine = Engine::new(&config).map_err(|source| SetupError::Engine { source })?;
 
         let mut linker = Linker::<StoreState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| Error::Runtime(format!("linking WASI: {e:#}")))?;
-        v0_1_0::Plugin::add_to_linker::<_, HasSelf<StoreState>>(&mut linker, |s| s)
-            .map_err(|e| Error::Runtime(format!("linking wasp:plugin@0.1.0: {e:#}")))?;
-        v0_2_0::Plugin::add_to_linker::<_, HasSelf<StoreState>>(&mut linker, |s| s)
-            .map_err(|e| Error::Runtime(format!("linking wasp:plugin@0.2.0: {e:#}")))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|source| SetupError::Link {
+            interface: "WASI".into(),
+            source,
+        })?;
+        crate::version::add_to_linker(&mut linker)?;
 
         let kv = match &self.state {
-            Some(path) => KvStore::open(path).map_err(|e| {
-                Error::Runtime(format!(
-                    "cannot open the state database {}: {e}",
-                    path.display()
-                ))
-            })?,
-            None => KvStore::in_memory()
-                .map_err(|e| Error::Runtime(format!("cannot create the in-memory state: {e}")))?,
-        };
+            Some(path) => KvStore::open(path),
+            None => KvStore::in_memory(),
+        }
+        .map_err(|source| SetupError::State {
+            path: self.state.clone(),
+            source,
+        })?;
 
         let cache = match &self.cache_dir {
-            Some(dir) => Some(
-                crate::loader::cache::Cache::new(dir, &engine)
-                    .map_err(|e| Error::Runtime(format!("compile cache: {e}")))?,
-            ),
+            Some(dir) => Some(loader::cache::Cache::new(dir, &engine).map_err(|problem| {
+                SetupError::Cache {
+                    dir: dir.clone(),
+                    problem,
+                }
+            })?),
             None => None,
         };
 
         start_ticker(&engine, self.epoch_tick);
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
-                engine,
-                linker,
-                host_fns: HostFns(Arc::new(self.host_fns)),
-                kv,
+                env: Env {
+                    engine,
+                    linker,
+                    host_fns: HostFns(Arc::new(self.host_fns)),
+                    cache,
+                    kv,
+                },
                 state: self.state,
-                cache,
             }),
         })
     }
@@ -215,28 +241,39 @@ fn start_ticker(engine: &Engine, tick: Duration) {
 /// ```
 #[derive(Clone)]
 pub struct Runtime {
-    inner: Arc<RuntimeInner>,
+    pub(crate) inner: Arc<RuntimeInner>,
 }
 
-struct RuntimeInner {
-    engine: Engine,
-    linker: Linker<StoreState>,
-    host_fns: HostFns,
-    kv: KvStore,
-    state: Option<std::path::PathBuf>,
-    cache: Option<crate::loader::cache::Cache>,
+pub(crate) struct RuntimeInner {
+    pub(crate) env: Env,
+    pub(crate) state: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime")
-            .field("host_fns", &self.inner.host_fns.names())
+            .field("host_fns", &self.inner.env.host_fns.names())
             .finish_non_exhaustive()
     }
 }
 
+/// A file name's stem, the default name of a plugin loaded from it.
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plugin".into())
+}
+
+async fn read(path: &Path) -> Result<Vec<u8>> {
+    tokio::fs::read(path).await.map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 impl Runtime {
-    /// A builder with the defaults: no host functions, 10 ms epoch tick.
+    /// A builder with the defaults: no host functions, 10 ms epoch tick, kv in
+    /// memory, no compile cache.
     ///
     /// ```
     /// let runtime = wasp_host::Runtime::builder().build()?;
@@ -250,17 +287,6 @@ impl Runtime {
             state: None,
             cache_dir: None,
         }
-    }
-
-    /// The wasmtime engine (for tools that want to precompile, say).
-    ///
-    /// ```
-    /// let rt = wasp_host::Runtime::builder().build()?;
-    /// let _engine: &wasmtime::Engine = rt.engine();
-    /// # Ok::<(), wasp_host::Error>(())
-    /// ```
-    pub fn engine(&self) -> &Engine {
-        &self.inner.engine
     }
 
     /// Loads a plugin file under its file stem as name.
@@ -280,11 +306,7 @@ impl Runtime {
         options: PluginOptions,
     ) -> Result<Plugin> {
         let path = path.as_ref();
-        let name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "plugin".into());
-        self.load_file_as(&name, path, options).await
+        self.load_file_as(&stem(path), path, options).await
     }
 
     /// Loads a plugin file under `name` (a manifest key, say).
@@ -305,17 +327,14 @@ impl Runtime {
         options: PluginOptions,
     ) -> Result<Plugin> {
         let path = path.as_ref();
-        let bytes = tokio::fs::read(path).await.map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let plugin = self.load_bytes(name, bytes, options).await?;
-        Ok(plugin.with_source(path))
+        let bytes = read(path).await?;
+        self.start(name, bytes, options, Some(path.to_path_buf()))
+            .await
     }
 
     /// Loads a plugin from bytes (a component, or a wasm32-wasip1 core module that
-    /// is adapted here): checks the sha256 pin, the API version and every import,
-    /// resolves the grants, instantiates it, reads `info`, runs `init`.
+    /// is adapted here): checks the options, the grants, the sha256 pin, the API
+    /// version and every import, reads `info`, runs `init`.
     ///
     /// # Errors
     /// [`Error::Load`], [`Error::UnsupportedVersion`], or the `init` error/fault.
@@ -332,79 +351,19 @@ impl Runtime {
         bytes: Vec<u8>,
         options: PluginOptions,
     ) -> Result<Plugin> {
-        let rt = &*self.inner;
-        let grants = options.grants.clone().resolve(name, &rt.host_fns)?;
-        let compiled =
-            loader::compile(&rt.engine, rt.cache.as_ref(), name, bytes, options.sha256).await?;
-        let instance_pre = rt
-            .linker
-            .instantiate_pre(&compiled.component)
-            .map_err(|e| {
-                Error::load(
-                    name,
-                    format!("it imports something this host does not provide: {e:#}"),
-                )
-            })?;
-        let pre = match compiled.version {
-            ApiVersion::V0_1_0 => {
-                Pre::V0_1_0(v0_1_0::PluginPre::new(instance_pre).map_err(|e| {
-                    Error::load(
-                        name,
-                        format!("its exports do not match wasp:plugin@0.1.0: {e:#}"),
-                    )
-                })?)
-            }
-            ApiVersion::V0_2_0 => {
-                Pre::V0_2_0(v0_2_0::PluginPre::new(instance_pre).map_err(|e| {
-                    Error::load(
-                        name,
-                        format!("its exports do not match wasp:plugin@0.2.0: {e:#}"),
-                    )
-                })?)
-            }
-        };
-        let metrics = Arc::new(Metrics::new());
-        let shared = Arc::new(SharedState {
-            config: options.config.clone(),
-            host_fns: rt.host_fns.clone(),
-            granted_host_fns: grants.host_functions.clone(),
-            kv: grants.kv.then(|| KvAccess {
-                store: rt.kv.clone(),
-                namespace: name.to_string(),
-                quota: grants.kv_quota.unwrap_or(DEFAULT_KV_QUOTA),
-            }),
-        });
-        let name_arc: Arc<str> = Arc::from(name);
-        let pool = Pool::new(PoolSpec {
-            engine: rt.engine.clone(),
-            pre,
-            name: name_arc.clone(),
-            limits: options.limits.clone(),
-            grants,
-            shared,
-            mode: options.instance,
-            max_instances: options.max_instances,
-            max_queue: options.max_queue,
-            metrics: metrics.clone(),
-        });
-        let mut first = pool.instantiate().await?;
-        let info = pool.info(&mut first).await?;
-        pool.put_back(first);
-        let plugin = Plugin::finish_load(PluginInner {
-            name: name_arc,
-            info,
-            version: compiled.version,
-            sha256: compiled.sha256,
-            adapted: compiled.adapted,
-            cached: compiled.cached,
-            imports: compiled.shape.imports,
-            sdk_version: compiled.shape.sdk_version,
-            source: None,
-            options: options.clone(),
-            pool,
-            metrics,
-        })
-        .await?;
+        self.start(name, bytes, options, None).await
+    }
+
+    /// The one way a plugin is loaded: prepare, then `init`.
+    pub(crate) async fn start(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        options: PluginOptions,
+        source: Option<PathBuf>,
+    ) -> Result<Plugin> {
+        let prepared = loader::prepare(&self.inner.env, name, bytes, &options).await?;
+        let plugin = Plugin::start(prepared, options, source).await?;
         tracing::info!(
             target: "wasp::load",
             plugin = name,
@@ -415,60 +374,22 @@ impl Runtime {
         Ok(plugin)
     }
 
-    /// Reads a manifest and loads every plugin in it.
+    /// What a plugin file is — its shape, API version and `info` — without
+    /// running its `init` (only `info`, within the default limits, nothing
+    /// granted). What `wasp inspect` shows.
     ///
     /// # Errors
-    /// [`Error::Manifest`] for an invalid manifest, otherwise the first plugin
-    /// that fails to load.
+    /// When the bytes cannot be decoded at all (not WebAssembly, not a valid
+    /// module or component); a plugin that decodes but would not load is an
+    /// `Ok` whose [`Inspection::problem`] says why.
     ///
     /// ```no_run
     /// # async fn f(rt: wasp_host::Runtime) -> wasp_host::Result<()> {
-    /// let plugins = rt.load_manifest("wasp.toml").await?;
-    /// for name in plugins.names() { println!("{name}"); }
+    /// let i = rt.inspect("upper", std::fs::read("upper.wasm").unwrap()).await?;
+    /// assert!(i.problem.is_none());
     /// # Ok(()) }
     /// ```
-    pub async fn load_manifest(&self, path: impl AsRef<Path>) -> Result<Plugins> {
-        let manifest = Manifest::from_file(path)?;
-        self.load(&manifest).await
-    }
-
-    /// Loads every plugin of an already parsed manifest.
-    ///
-    /// # Errors
-    /// The first plugin that fails to load.
-    ///
-    /// ```no_run
-    /// # async fn f(rt: wasp_host::Runtime) -> wasp_host::Result<()> {
-    /// let m = wasp_host::manifest::Manifest::from_file("wasp.toml")?;
-    /// let plugins = rt.load(&m).await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn load(&self, manifest: &Manifest) -> Result<Plugins> {
-        if let Some(state) = manifest.state()
-            && self.inner.state.as_deref() != Some(state)
-        {
-            tracing::warn!(
-                target: "wasp::manifest",
-                "{}: [runtime] state = {} is not the store of this runtime ({}); build the Runtime with RuntimeBuilder::state to use it",
-                manifest.file().display(),
-                state.display(),
-                self.inner.state.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "in memory".into())
-            );
-        }
-        for key in manifest.not_enforced() {
-            tracing::warn!(
-                target: "wasp::manifest",
-                "{}: `{key}` is checked but not enforced by this version of wasp",
-                manifest.file().display()
-            );
-        }
-        let plugins = Plugins::with_runtime(self.clone());
-        for (name, entry) in manifest.plugins() {
-            let plugin = self
-                .load_file_as(name, entry.path(), entry.options().clone())
-                .await?;
-            plugins.insert(plugin);
-        }
-        Ok(plugins)
+    pub async fn inspect(&self, name: &str, bytes: Vec<u8>) -> Result<Inspection> {
+        loader::inspect(&self.inner.env, name, bytes, &PluginOptions::default()).await
     }
 }

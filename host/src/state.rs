@@ -1,5 +1,5 @@
 //! The data of one instance's `Store`: its WASI context, its limiter, and what the
-//! host API needs to know about the plugin.
+//! host imports need to know about the plugin.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::capability::{HostFns, OutputBudget};
-use crate::limits::Limiter;
+use crate::limits::{Limiter, PanicRecord};
 
 /// Everything one instance's store carries.
 pub(crate) struct StoreState {
@@ -19,9 +19,10 @@ pub(crate) struct StoreState {
     pub(crate) shared: Arc<SharedState>,
     /// Bounds stdout, stderr and `log` bytes per call.
     pub(crate) budget: OutputBudget,
-    /// The last message the plugin logged at `error` level in this call (the SDK's
-    /// panic hook logs `panicked at …` there before trapping).
+    /// The last message the plugin logged at `error` level in this call.
     pub(crate) last_error: Option<String>,
+    /// The panic the plugin reported in this call (log field `wasp.panic`).
+    pub(crate) panic: Option<PanicRecord>,
     /// When the current call (or instantiation) must end.
     pub(crate) deadline: std::time::Instant,
 }

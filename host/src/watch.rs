@@ -72,7 +72,7 @@ impl Plugins {
                 let _ = tx.send(ev);
             }
         })
-        .map_err(|e| Error::Runtime(format!("cannot watch plugin files: {e}")))?;
+        .map_err(|source| Error::Watch { path: None, source })?;
         // Watch the directories: an editor or `cp` may replace the file itself.
         let dirs: BTreeSet<PathBuf> = files
             .keys()
@@ -81,7 +81,10 @@ impl Plugins {
         for d in &dirs {
             watcher
                 .watch(d, RecursiveMode::NonRecursive)
-                .map_err(|e| Error::Runtime(format!("cannot watch {}: {e}", d.display())))?;
+                .map_err(|source| Error::Watch {
+                    path: Some(d.clone()),
+                    source,
+                })?;
         }
         let plugins = self.clone();
         let task = tokio::spawn(async move {

@@ -51,13 +51,14 @@ async fn panic_is_reported_with_its_message() {
         matches!(f, Fault::Panic { .. })
     })
     .await;
-    let Fault::Panic { message } = f else {
+    let Fault::Panic { message, location } = f else {
         unreachable!()
     };
-    assert!(
-        message.contains("boom at 42") && message.starts_with("panicked at "),
-        "{message}"
-    );
+    // The message and location arrive as data, not parsed from a log line.
+    assert!(message.contains("boom at 42"), "{message}");
+    assert!(!message.starts_with("panicked at"), "{message}");
+    let location = location.expect("the SDK reports where it panicked");
+    assert!(location.contains("src/lib.rs:"), "{location}");
 }
 
 #[tokio::test]

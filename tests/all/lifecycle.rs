@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasp_host::{Error, Limits, PluginOptions, Plugins, Runtime};
+use wasp_host::{Error, Limits, PluginOptions, Runtime};
 use wasp_tests::fixtures;
 
 use crate::{assert_no_leak, open_fds, rss_bytes};
@@ -56,7 +56,7 @@ async fn a_full_pool_answers_busy() {
 #[tokio::test]
 async fn unload_waits_for_calls_in_flight() {
     let rt = Runtime::builder().build().unwrap();
-    let plugins = Plugins::with_runtime(rt);
+    let plugins = (rt).plugins();
     plugins
         .load("h", fixtures::HOSTILE, PluginOptions::default())
         .await
@@ -83,7 +83,7 @@ async fn a_failed_reload_keeps_the_old_version() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("p.wasm");
     std::fs::copy(fixtures::UPPER, &file).unwrap();
-    let plugins = Plugins::with_runtime(Runtime::builder().build().unwrap());
+    let plugins = (Runtime::builder().build().unwrap()).plugins();
     plugins
         .load("p", &file, PluginOptions::default())
         .await
@@ -108,7 +108,7 @@ async fn eight_tasks_ten_thousand_calls_three_plugins_and_a_reload() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("swapped.wasm");
     std::fs::copy(golden_upper(), &file).unwrap();
-    let plugins = Plugins::with_runtime(Runtime::builder().build().unwrap());
+    let plugins = (Runtime::builder().build().unwrap()).plugins();
     plugins
         .load("swapped", &file, PluginOptions::default())
         .await
@@ -216,8 +216,7 @@ async fn eight_tasks_ten_thousand_calls_three_plugins_and_a_reload() {
 #[tokio::test]
 async fn a_thousand_load_unload_cycles_do_not_leak() {
     let cache = tempfile::tempdir().unwrap();
-    let plugins =
-        Plugins::with_runtime(Runtime::builder().cache_dir(cache.path()).build().unwrap());
+    let plugins = (Runtime::builder().cache_dir(cache.path()).build().unwrap()).plugins();
     let cycle = || async {
         plugins
             .load("upper", fixtures::UPPER, PluginOptions::default())

@@ -135,7 +135,7 @@ async fn other_api_version_is_refused_naming_both() {
             found, supported, ..
         } => {
             assert_eq!(found, "9.9.0");
-            assert_eq!(supported, "0.1.0, 0.2.0");
+            assert_eq!(supported, wasp_host::ApiVersion::SUPPORTED);
         }
         other => panic!("expected UnsupportedVersion, got {other:?}"),
     }

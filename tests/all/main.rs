@@ -6,12 +6,15 @@
 
 mod cache;
 mod calls;
+mod cancel;
+mod coverage;
 mod faults;
 mod golden;
 mod isolation;
 mod lifecycle;
 mod load;
 mod manifest;
+mod prepare;
 mod sandbox;
 mod versions;
 
@@ -88,28 +91,4 @@ pub async fn hostile(options: PluginOptions) -> Plugin {
     load_as("hostile", fixtures::HOSTILE, options)
         .await
         .expect("hostile fixture loads")
-}
-
-/// Every fixture must be covered: `foreach_fixture!` names each one, and this
-/// fails to compile if build.rs produces a fixture that `covered` does not list.
-#[allow(dead_code)]
-mod covered {
-    // Each name is a fixture with tests in the module named after it in the comment.
-    pub fn upper() {} // load, calls, faults
-    pub fn redact() {} // calls
-    pub fn stats() {} // calls
-    pub fn wordcount() {} // load
-    pub fn hostile() {} // calls, faults
-    pub fn version9() {} // load
-    pub fn noworld() {} // load
-    pub fn sandbox() {} // sandbox
-
-    macro_rules! assert_covered {
-        ($name:ident, $konst:ident) => {
-            #[allow(unused_imports)]
-            use self::$name as _;
-            const _: &str = wasp_tests::fixtures::$konst;
-        };
-    }
-    wasp_tests::foreach_fixture!(assert_covered);
 }

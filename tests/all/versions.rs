@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use wasp_host::{ApiVersion, Error, Grants, PluginOptions, Plugins, Runtime};
+use wasp_host::{ApiVersion, Error, Grants, PluginOptions, Runtime};
 use wasp_tests::fixtures;
 
 fn golden(name: &str) -> String {
@@ -123,8 +123,11 @@ async fn kv_persists_across_a_runtime_restart_and_shutdown_is_called_on_unload()
     let db = dir.path().join("state.db");
     {
         let rt = with_state(&db).await;
-        let plugins = Plugins::new();
-        plugins.insert(hostile_on(&rt, "keeper", kv(None)).await);
+        let plugins = rt.plugins();
+        plugins
+            .load("keeper", fixtures::HOSTILE, kv(None))
+            .await
+            .unwrap();
         let p = plugins.get("keeper").unwrap();
         let _: String = p.call("kv-set", "answer=42").await.unwrap();
         // Unload: the idle instance gets `shutdown`, which counts itself in kv.
@@ -146,12 +149,11 @@ async fn kv_persists_across_a_runtime_restart_and_shutdown_is_called_on_unload()
 #[tokio::test]
 async fn a_0_1_0_plugin_is_unloaded_without_shutdown() {
     let rt = Runtime::builder().build().unwrap();
-    let plugins = Plugins::new();
-    plugins.insert(
-        rt.load_file_as("old", golden("hostile"), PluginOptions::default())
-            .await
-            .unwrap(),
-    );
+    let plugins = rt.plugins();
+    plugins
+        .load("old", golden("hostile"), PluginOptions::default())
+        .await
+        .unwrap();
     let p = plugins.get("old").unwrap();
     let n: String = p.call("count", "").await.unwrap();
     assert_eq!(n, "1");

@@ -18,6 +18,8 @@
 //! | [`VERSION9`](fixtures::VERSION9) | `tests/fixtures/version9` | a plugin of `wasp:plugin@9.9.0`, a version no host supports |
 //! | [`NOWORLD`](fixtures::NOWORLD) | `tests/fixtures/noworld` | a core module that is no plugin: exports `add` only |
 //! | [`SANDBOX`](fixtures::SANDBOX) | `tests/fixtures/sandbox` | tries every way out of its sandbox and reports what happened |
+//! | [`INIT_LOOP`](fixtures::INIT_LOOP) | `tests/fixtures/init-loop` | an `init` that never returns (`check` and `inspect` must not run it) |
+//! | [`INIT_TRAP`](fixtures::INIT_TRAP) | `tests/fixtures/init-trap` | an `init` that panics |
 //!
 //! [`foreach_fixture!`] calls a macro once per fixture, with the fixture's snake-case
 //! name and its constant's name, so that a test module can make an untested fixture
@@ -46,6 +48,8 @@
 //!     fn version9() {}
 //!     fn noworld() {}
 //!     fn sandbox() {}
+//!     fn init_loop() {}
+//!     fn init_trap() {}
 //! }
 //! ```
 //!
@@ -86,14 +90,15 @@ mod tests {
     /// `noworld`; names and paths agree.
     #[test]
     fn fixtures_are_core_modules_with_a_world() {
-        assert_eq!(fixtures::ALL.len(), 8);
+        assert_eq!(fixtures::ALL.len(), 10);
         for &(name, path) in fixtures::ALL {
             let bytes = super::wasm_bytes(path);
             assert!(
                 bytes.starts_with(b"\0asm\x01\0\0\0"),
                 "{name}: not a core module"
             );
-            assert!(path.ends_with(&format!("/{name}.wasm")), "{name}: {path}");
+            let file = name.replace('-', "_");
+            assert!(path.ends_with(&format!("/{file}.wasm")), "{name}: {path}");
             let has_world = bytes
                 .windows(b"component-type".len())
                 .any(|w| w == b"component-type");
@@ -114,7 +119,12 @@ mod tests {
             };
         }
         foreach_fixture!(collect);
-        let all: Vec<(&str, &str)> = fixtures::ALL.to_vec();
+        let all: Vec<(String, &str)> = fixtures::ALL
+            .iter()
+            .map(|(n, p)| (n.replace('-', "_"), *p))
+            .collect();
+        let names: Vec<(String, &str)> =
+            names.into_iter().map(|(n, p)| (n.to_string(), p)).collect();
         assert_eq!(names, all);
     }
 }

@@ -6,6 +6,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use wasp_codec::{FromBytes, IntoBytes};
+
 /// What a host function knows about its caller.
 ///
 /// ```
@@ -57,6 +59,43 @@ impl HostFn {
         HostFn(Arc::new(move |ctx, input| Box::pin(f(ctx, input))))
     }
 
+    /// Wraps an async closure over typed values: the plugin's bytes are decoded
+    /// into `I` and the result encoded from `O` with [`wasp_codec`] (`String` and
+    /// bytes as they are, [`crate::Json`] and [`crate::Bincode`] for serde types).
+    /// Input that does not decode reaches the plugin as an error naming the type.
+    ///
+    /// ```
+    /// use wasp_host::{HostFn, Json};
+    /// let f = HostFn::typed(|_ctx, Json(n): Json<u32>| async move {
+    ///     Ok::<_, String>(Json(n + 1))
+    /// });
+    /// # let _ = f;
+    /// ```
+    pub fn typed<I, O, F, Fut>(f: F) -> Self
+    where
+        I: FromBytes + Send + 'static,
+        O: IntoBytes + Send + 'static,
+        F: Fn(HostFnContext, I) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<O, String>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        HostFn::new(move |ctx, input| {
+            let f = f.clone();
+            async move {
+                let input = I::from_bytes(input).map_err(|e| {
+                    format!(
+                        "host function input: expected {}: {e}",
+                        std::any::type_name::<I>()
+                    )
+                })?;
+                f(ctx, input)
+                    .await?
+                    .into_bytes()
+                    .map_err(|e| format!("host function output: {e}"))
+            }
+        })
+    }
+
     pub(crate) async fn call(&self, ctx: HostFnContext, input: Vec<u8>) -> Result<Vec<u8>, String> {
         (self.0)(ctx, input).await
     }
@@ -79,11 +118,7 @@ impl HostFns {
     pub(crate) fn get(&self, name: &str) -> Option<&HostFn> {
         self.0.get(name)
     }
-    pub(crate) fn names(&self) -> String {
-        if self.0.is_empty() {
-            "none".to_string()
-        } else {
-            self.0.keys().cloned().collect::<Vec<_>>().join(", ")
-        }
+    pub(crate) fn names(&self) -> Vec<String> {
+        self.0.keys().cloned().collect()
     }
 }

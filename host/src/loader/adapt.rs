@@ -3,23 +3,25 @@
 
 use wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER;
 
+use crate::error::LoadError;
+
 /// Turns a core module built with wit-bindgen (which embeds the world in a
 /// `component-type` custom section) into a component. Its WASI preview1 imports
 /// are adapted to WASI preview2 with the reactor adapter.
 ///
 /// # Errors
-/// When the module is malformed or its imports cannot be adapted; the text says
+/// When the module is malformed or its imports cannot be adapted; the error says
 /// which.
 ///
 /// ```
 /// let err = wasp_host::loader::componentize(b"\0asm\x01\0\0\0\x01").unwrap_err();
-/// assert!(!err.is_empty());
+/// assert!(matches!(err, wasp_host::LoadError::InvalidModule { .. }));
 /// ```
-pub fn componentize(module: &[u8]) -> Result<Vec<u8>, String> {
+pub fn componentize(module: &[u8]) -> Result<Vec<u8>, LoadError> {
     // Validate first: wit-component assumes a well-formed module.
     wasmparser::Validator::new()
         .validate_all(module)
-        .map_err(|e| format!("it is not a valid core module: {e}"))?;
+        .map_err(|source| LoadError::InvalidModule { source })?;
     check_world_sections(module)?;
     let encode = || {
         wit_component::ComponentEncoder::default()
@@ -32,15 +34,15 @@ pub fn componentize(module: &[u8]) -> Result<Vec<u8>, String> {
                 )
             })
             .and_then(|mut e| e.encode())
-            .map_err(|e| format!("cannot turn the core module into a component: {e:#}"))
+            .map_err(|source| LoadError::Adapt { source })
     };
     // wit-component decodes the module's component-type section, which a hostile
     // file controls; a panic there is this file's error, not the host's end.
     std::panic::catch_unwind(encode).unwrap_or_else(|_| {
-        Err(
-            "cannot turn the core module into a component: its component-type section is malformed"
-                .into(),
-        )
+        Err(LoadError::MalformedWorldSection {
+            section: "component-type".into(),
+            detail: "the decoder panicked on it".into(),
+        })
     })
 }
 
@@ -49,7 +51,7 @@ pub fn componentize(module: &[u8]) -> Result<Vec<u8>, String> {
 /// overflow, which kills the process and cannot be caught) when a crafted section
 /// makes packages depend on each other in a cycle. Decode each section here and
 /// refuse such a graph before wit-component sees it.
-fn check_world_sections(module: &[u8]) -> Result<(), String> {
+fn check_world_sections(module: &[u8]) -> Result<(), LoadError> {
     use wasmparser::{Parser, Payload};
     for payload in Parser::new(0).parse_all(module) {
         let Ok(Payload::CustomSection(section)) = payload else {
@@ -58,12 +60,14 @@ fn check_world_sections(module: &[u8]) -> Result<(), String> {
         if !section.name().starts_with("component-type") {
             continue;
         }
-        let resolve = decode_world_section(section.data())
-            .map_err(|e| format!("its {} section is malformed: {e}", section.name()))?;
+        let malformed = |detail: String| LoadError::MalformedWorldSection {
+            section: section.name().to_string(),
+            detail,
+        };
+        let resolve = decode_world_section(section.data()).map_err(malformed)?;
         if has_package_cycle(&resolve) {
-            return Err(format!(
-                "its {} section is malformed: its packages depend on each other in a cycle",
-                section.name()
+            return Err(malformed(
+                "its packages depend on each other in a cycle".into(),
             ));
         }
     }

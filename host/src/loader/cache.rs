@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+use crate::error::CacheProblem;
 use crate::version::ComponentShape;
 
 const MAGIC: &[u8; 10] = b"WASPCACHE\x01";
@@ -56,24 +57,18 @@ impl Hasher for ShaHasher {
 
 impl Cache {
     /// Opens (creating) `dir` for `engine`.
-    pub(crate) fn new(dir: &Path, engine: &Engine) -> Result<Self, String> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    pub(crate) fn new(dir: &Path, engine: &Engine) -> Result<Self, CacheProblem> {
+        std::fs::create_dir_all(dir)?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let meta = std::fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let meta = std::fs::metadata(dir)?;
             if meta.permissions().mode() & 0o022 != 0 {
                 // Our own fresh directory: tighten it. An existing one that others
                 // may write to is not ours to trust.
                 let mut perms = meta.permissions();
                 perms.set_mode(0o700);
-                std::fs::set_permissions(dir, perms).map_err(|_| {
-                    format!(
-                        "{} is writable by other users; a compile cache must not be (chmod 700 it)",
-                        dir.display()
-                    )
-                })?;
+                std::fs::set_permissions(dir, perms).map_err(|_| CacheProblem::NotPrivate)?;
             }
         }
         let mut h = ShaHasher(Sha256::new());

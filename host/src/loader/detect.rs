@@ -1,5 +1,7 @@
 //! Tells a component from a core module from anything else.
 
+use crate::error::NotWasm;
+
 /// What a file holds.
 ///
 /// ```
@@ -13,8 +15,8 @@ pub enum BinaryKind {
     Component,
     /// A core WebAssembly module (e.g. `cargo build --target wasm32-wasip1`).
     CoreModule,
-    /// Something else; the text says what it looks like.
-    Other(String),
+    /// Something else: what it looks like.
+    Other(NotWasm),
 }
 
 /// Looks at the header of `bytes`.
@@ -31,19 +33,15 @@ pub fn detect(bytes: &[u8]) -> BinaryKind {
         return BinaryKind::CoreModule;
     }
     let why = if bytes.is_empty() {
-        "the file is empty, not a WebAssembly binary".to_string()
+        NotWasm::Empty
     } else if bytes.starts_with(b"\0asm") {
-        "it is a WebAssembly binary of an unsupported version or layer".to_string()
+        NotWasm::UnsupportedBinary
     } else if bytes.trim_ascii_start().starts_with(b"(") {
-        "it looks like WebAssembly text (WAT); compile it to a binary first".to_string()
+        NotWasm::Text
     } else {
-        let head: String = bytes
-            .iter()
-            .take(8)
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(" ");
-        format!("it is not a WebAssembly binary (it starts with {head}, not 00 61 73 6d)")
+        NotWasm::Other {
+            head: bytes.iter().take(8).copied().collect(),
+        }
     };
     BinaryKind::Other(why)
 }

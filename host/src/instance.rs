@@ -1,0 +1,249 @@
+//! One instance of a plugin: its `Store` and its version's bindings, and the guard
+//! every entry into wasm runs under — fuel, an epoch deadline that yields to tokio
+//! and then traps, a tokio timeout for time spent in blocking WASI calls — and the
+//! classification of what went wrong. An instance that faulted (or whose call was
+//! dropped) is dropped, never re-entered.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, Store, UpdateDeadline};
+
+use crate::capability::{OutputBudget, Resolved};
+use crate::error::{Error, Fault, Result};
+use crate::limits::{Limiter, TrapContext, classify};
+use crate::metrics::{LiveInstance, Metrics};
+use crate::spec::info::{GuestError, PluginInfo};
+use crate::spec::limits::Limits;
+use crate::state::{SharedState, StoreState};
+use crate::version::{Bindings, Pre};
+
+/// Bytes of stdout + stderr + log one call may produce before the rest is dropped.
+const OUTPUT_BUDGET: u64 = 1 << 20;
+
+/// What every instance of one plugin is made from.
+pub(crate) struct InstanceSpec {
+    pub(crate) name: Arc<str>,
+    pub(crate) engine: Engine,
+    pub(crate) pre: Pre<StoreState>,
+    pub(crate) limits: Limits,
+    pub(crate) grants: Resolved,
+    pub(crate) shared: Arc<SharedState>,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+impl InstanceSpec {
+    pub(crate) fn fault(&self, function: &str, fault: Fault) -> Error {
+        Error::Fault {
+            plugin: self.name.to_string(),
+            function: function.to_string(),
+            fault,
+        }
+    }
+
+    pub(crate) fn plugin_error(&self, function: &str, e: GuestError) -> Error {
+        Error::Plugin {
+            plugin: self.name.to_string(),
+            function: function.to_string(),
+            code: e.code,
+            message: e.message,
+        }
+    }
+}
+
+/// How one export call ended.
+pub(crate) enum Outcome<T> {
+    /// It returned; the instance is healthy.
+    Done(T),
+    /// It returned a `plugin-error`; the instance is healthy.
+    Refused(GuestError),
+    /// It faulted; the instance must be dropped.
+    Faulted(Fault),
+}
+
+/// One instance of a plugin and its store.
+pub(crate) struct Instance {
+    store: Store<StoreState>,
+    bindings: Bindings,
+    _live: LiveInstance,
+}
+
+impl Instance {
+    /// A fresh instance, instantiated under the limits (its `init` is not run).
+    ///
+    /// # Errors
+    /// A grant that no longer holds (a directory replaced since load), or a fault
+    /// while instantiating (reported as function `instantiate`).
+    pub(crate) async fn new(spec: &InstanceSpec) -> Result<Instance> {
+        let budget = OutputBudget::new(OUTPUT_BUDGET);
+        let wasi = spec
+            .grants
+            .wasi_ctx(&spec.name, &budget)
+            .map_err(|e| Error::load(&spec.name, e))?;
+        let state = StoreState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: Limiter::new(spec.limits.memory),
+            plugin: spec.name.clone(),
+            shared: spec.shared.clone(),
+            budget,
+            last_error: None,
+            panic: None,
+            deadline: Instant::now() + spec.limits.timeout,
+        };
+        let mut store = Store::new(&spec.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        // At every epoch tick: past the deadline, trap; otherwise yield to the
+        // other tasks of this tokio worker and go on.
+        store.epoch_deadline_callback(|ctx| {
+            if Instant::now() >= ctx.data().deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                // tokio's own yield: this task goes to the back of the queue
+                // *after* the I/O and timer driver runs, so on a current-thread
+                // runtime other tasks and timers are served at every tick (a
+                // plain `Yield` re-queues at once and can starve them).
+                Ok(UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                ))
+            }
+        });
+        // Cannot fail: the engine is built with consume_fuel.
+        let _ = store.set_fuel(spec.limits.fuel);
+        store.set_epoch_deadline(1);
+        let deadline = store.data().deadline;
+        let instantiated =
+            tokio::time::timeout_at(deadline.into(), spec.pre.instantiate(&mut store)).await;
+        let bindings = match instantiated {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) => {
+                let ctx = TrapContext {
+                    memory_refused: store.data().limiter.refused,
+                    ..TrapContext::default()
+                };
+                return Err(spec.fault("instantiate", classify(&e, &spec.limits, ctx)));
+            }
+            Err(_) => {
+                return Err(spec.fault(
+                    "instantiate",
+                    Fault::Timeout {
+                        limit: spec.limits.timeout,
+                    },
+                ));
+            }
+        };
+        Ok(Instance {
+            store,
+            bindings,
+            _live: LiveInstance::new(spec.metrics.clone()),
+        })
+    }
+
+    /// Prepares the store for one export call under `limits`; returns its deadline.
+    fn arm(&mut self, limits: &Limits) -> Instant {
+        let deadline = Instant::now() + limits.timeout;
+        let s = &mut self.store;
+        let data = s.data_mut();
+        data.last_error = None;
+        data.panic = None;
+        data.deadline = deadline;
+        data.limiter.memory = limits.memory;
+        data.budget.refill(OUTPUT_BUDGET);
+        // Cannot fail: the engine is built with consume_fuel.
+        let _ = s.set_fuel(limits.fuel);
+        // What wasmtime may copy out of the guest in one lift. A `list<u8>` can
+        // never be longer than the guest's memory, so this never stops a call's
+        // output: `max-output` is checked on the length, as a typed fault. It
+        // bounds what a crafted nested list may make the host allocate.
+        s.set_hostcall_fuel(usize::try_from(limits.memory.saturating_mul(4)).unwrap_or(usize::MAX));
+        s.set_epoch_deadline(1);
+        deadline
+    }
+
+    fn trap_context(&mut self) -> TrapContext {
+        let data = self.store.data_mut();
+        TrapContext {
+            memory_refused: std::mem::take(&mut data.limiter.refused),
+            panic: data.panic.take(),
+            last_error: data.last_error.take(),
+        }
+    }
+
+    /// Runs one export call under `limits`. `Err` means the instance must be
+    /// dropped.
+    async fn guarded<T>(
+        &mut self,
+        limits: &Limits,
+        run: impl AsyncFnOnce(&Bindings, &mut Store<StoreState>) -> wasmtime::Result<T>,
+    ) -> std::result::Result<T, Fault> {
+        let deadline = self.arm(limits);
+        let Instance {
+            store, bindings, ..
+        } = self;
+        let outcome = tokio::time::timeout_at(deadline.into(), run(bindings, store)).await;
+        match outcome {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                let ctx = self.trap_context();
+                Err(classify(&e, limits, ctx))
+            }
+            // Dropping the future cancelled the call (e.g. a blocking WASI sleep).
+            Err(_elapsed) => Err(Fault::Timeout {
+                limit: limits.timeout,
+            }),
+        }
+    }
+
+    /// `info`, under the plugin's limits.
+    pub(crate) async fn info(&mut self, spec: &InstanceSpec) -> Result<PluginInfo> {
+        self.guarded(&spec.limits, async |b, s| b.info(s).await)
+            .await
+            .map_err(|f| spec.fault("info", f))
+    }
+
+    /// `init`, under the plugin's limits.
+    pub(crate) async fn init(&mut self, spec: &InstanceSpec) -> Result<()> {
+        match self
+            .guarded(&spec.limits, async |b, s| b.init(s).await)
+            .await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(spec.plugin_error("init", e)),
+            Err(fault) => Err(spec.fault("init", fault)),
+        }
+    }
+
+    /// `call(function, input)` under `limits`.
+    pub(crate) async fn call(
+        &mut self,
+        limits: &Limits,
+        function: &str,
+        input: &[u8],
+    ) -> Outcome<Vec<u8>> {
+        match self
+            .guarded(limits, async |b, s| b.call(s, function, input).await)
+            .await
+        {
+            Ok(Ok(out)) if out.len() as u64 > limits.max_output => {
+                Outcome::Faulted(Fault::OutputTooLarge {
+                    limit: limits.max_output,
+                })
+            }
+            Ok(Ok(out)) => Outcome::Done(out),
+            Ok(Err(e)) => Outcome::Refused(e),
+            Err(fault) => Outcome::Faulted(fault),
+        }
+    }
+
+    /// `shutdown`, under the plugin's limits; a fault is logged.
+    pub(crate) async fn shutdown(mut self, spec: &InstanceSpec) {
+        if let Err(fault) = self
+            .guarded(&spec.limits, async |b, s| b.shutdown(s).await)
+            .await
+        {
+            tracing::warn!(target: "wasp::fault", plugin = %spec.name, "shutdown faulted: {fault}");
+        }
+    }
+}

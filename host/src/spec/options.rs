@@ -1,0 +1,222 @@
+//! How a plugin is loaded (its options) and how one call may differ (call options).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::grants::Grants;
+use super::limits::Limits;
+
+/// Calls served at once by default, each on its own instance.
+pub const DEFAULT_MAX_INSTANCES: u32 = 4;
+/// Calls that may wait for a free instance by default.
+pub const DEFAULT_MAX_QUEUE: u32 = 64;
+
+/// Whether a plugin's instances are kept between calls.
+///
+/// ```
+/// assert_eq!(wasp_host::InstanceMode::default(), wasp_host::InstanceMode::Reuse);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum InstanceMode {
+    /// `"reuse"` (default): an instance serves call after call and keeps its state
+    /// (a running count, a cache) until it faults or the plugin is unloaded. Cheapest.
+    #[default]
+    Reuse,
+    /// `"per-call"`: a fresh instance (and `init`) for every call; nothing leaks
+    /// from one call to the next, at the cost of an instantiation per call.
+    PerCall,
+}
+
+/// How a plugin is loaded: limits, grants, config, instances. The default is what
+/// a `.wasm` path gets on the command line: default limits, nothing granted.
+///
+/// Read an option from its public field; set one with the method of the same
+/// name, which chains. Contradictions (`max_instances = 0`) are refused when the
+/// plugin is loaded, with an error naming the key.
+///
+/// ```
+/// use wasp_host::{InstanceMode, Limits, PluginOptions};
+/// let o = PluginOptions::default()
+///     .limits(Limits::default().fuel(9))
+///     .config("greeting", "hi")
+///     .instance(InstanceMode::PerCall);
+/// assert_eq!(o.limits.fuel, 9);
+/// assert_eq!(o.config["greeting"], "hi");
+/// assert_eq!(PluginOptions::default().max_instances, 4);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PluginOptions {
+    /// The plugin's limits (default: [`Limits::default`]).
+    pub limits: Limits,
+    /// What the plugin may reach (default: nothing).
+    pub grants: Grants,
+    /// What the plugin reads with `get-config`.
+    pub config: BTreeMap<String, String>,
+    /// Reuse instances or use a fresh one per call (default: reuse).
+    pub instance: InstanceMode,
+    /// Calls served at once, each on its own instance (default
+    /// [`DEFAULT_MAX_INSTANCES`]; at least 1).
+    pub max_instances: u32,
+    /// Calls that may wait for a free instance (default [`DEFAULT_MAX_QUEUE`];
+    /// 0: none waits); past it, or after waiting `limits.timeout`, a call fails with
+    /// [`crate::Error::Busy`].
+    pub max_queue: u32,
+    /// Refuse to load unless the file's SHA-256 is this.
+    pub sha256: Option<[u8; 32]>,
+}
+
+impl Default for PluginOptions {
+    fn default() -> Self {
+        PluginOptions {
+            limits: Limits::default(),
+            grants: Grants::default(),
+            config: BTreeMap::new(),
+            instance: InstanceMode::Reuse,
+            max_instances: DEFAULT_MAX_INSTANCES,
+            max_queue: DEFAULT_MAX_QUEUE,
+            sha256: None,
+        }
+    }
+}
+
+impl PluginOptions {
+    /// Sets [`PluginOptions::limits`].
+    ///
+    /// ```
+    /// let o = wasp_host::PluginOptions::default().limits(wasp_host::Limits::default().fuel(9));
+    /// assert_eq!(o.limits.fuel, 9);
+    /// ```
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+    /// Sets [`PluginOptions::grants`].
+    ///
+    /// ```
+    /// let o = wasp_host::PluginOptions::default().grants(wasp_host::Grants::default().stdout(true));
+    /// assert!(o.grants.stdout);
+    /// ```
+    pub fn grants(mut self, grants: Grants) -> Self {
+        self.grants = grants;
+        self
+    }
+    /// Adds a [`PluginOptions::config`] entry.
+    ///
+    /// ```
+    /// let o = wasp_host::PluginOptions::default().config("k", "v");
+    /// assert_eq!(o.config.len(), 1);
+    /// ```
+    pub fn config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config.insert(key.into(), value.into());
+        self
+    }
+    /// Sets [`PluginOptions::instance`].
+    ///
+    /// ```
+    /// use wasp_host::InstanceMode;
+    /// let o = wasp_host::PluginOptions::default().instance(InstanceMode::PerCall);
+    /// assert_eq!(o.instance, InstanceMode::PerCall);
+    /// ```
+    pub fn instance(mut self, mode: InstanceMode) -> Self {
+        self.instance = mode;
+        self
+    }
+    /// Sets [`PluginOptions::max_instances`] (0 is refused at load).
+    ///
+    /// ```
+    /// let o = wasp_host::PluginOptions::default().max_instances(1);
+    /// assert_eq!(o.max_instances, 1);
+    /// ```
+    pub fn max_instances(mut self, n: u32) -> Self {
+        self.max_instances = n;
+        self
+    }
+    /// Sets [`PluginOptions::max_queue`].
+    ///
+    /// ```
+    /// let o = wasp_host::PluginOptions::default().max_queue(0);
+    /// assert_eq!(o.max_queue, 0);
+    /// ```
+    pub fn max_queue(mut self, n: u32) -> Self {
+        self.max_queue = n;
+        self
+    }
+    /// Sets [`PluginOptions::sha256`].
+    ///
+    /// ```
+    /// let o = wasp_host::PluginOptions::default().sha256([0; 32]);
+    /// assert!(o.sha256.is_some());
+    /// ```
+    pub fn sha256(mut self, digest: [u8; 32]) -> Self {
+        self.sha256 = Some(digest);
+        self
+    }
+}
+
+/// How one call differs from the plugin's limits: each `Some` replaces that limit
+/// for this call only (`None`: the plugin's own).
+///
+/// ```
+/// use std::time::Duration;
+/// use wasp_host::CallOptions;
+/// let o = CallOptions { timeout: Some(Duration::from_millis(50)), ..Default::default() };
+/// assert_eq!(o, CallOptions::default().timeout(Duration::from_millis(50)));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallOptions {
+    /// Wall-clock limit of this call.
+    pub timeout: Option<Duration>,
+    /// Fuel of this call.
+    pub fuel: Option<u64>,
+    /// Memory the instance may grow to during this call, in bytes (growth before
+    /// it stays).
+    pub memory: Option<u64>,
+}
+
+impl CallOptions {
+    /// Sets [`CallOptions::timeout`].
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let o = wasp_host::CallOptions::default().timeout(Duration::from_secs(1));
+    /// assert_eq!(o.timeout, Some(Duration::from_secs(1)));
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+    /// Sets [`CallOptions::fuel`].
+    ///
+    /// ```
+    /// assert_eq!(wasp_host::CallOptions::default().fuel(7).fuel, Some(7));
+    /// ```
+    pub fn fuel(mut self, fuel: u64) -> Self {
+        self.fuel = Some(fuel);
+        self
+    }
+    /// Sets [`CallOptions::memory`].
+    ///
+    /// ```
+    /// assert_eq!(wasp_host::CallOptions::default().memory(1 << 20).memory, Some(1 << 20));
+    /// ```
+    pub fn memory(mut self, bytes: u64) -> Self {
+        self.memory = Some(bytes);
+        self
+    }
+
+    /// `limits` with this call's overrides applied.
+    pub(crate) fn apply(&self, limits: &Limits) -> Limits {
+        let mut l = limits.clone();
+        if let Some(t) = self.timeout {
+            l.timeout = t;
+        }
+        if let Some(f) = self.fuel {
+            l.fuel = f;
+        }
+        if let Some(m) = self.memory {
+            l.memory = m;
+        }
+        l
+    }
+}
