@@ -91,7 +91,11 @@ pub(crate) async fn run(a: Args) -> CliResult {
             buf
         }
     };
-    let runtime = build_runtime(state.as_deref())?;
+    let runtime = build_runtime(
+        state.as_deref(),
+        // One call, then the process ends: each write durable before it returns.
+        std::time::Duration::ZERO,
+    )?;
     let plugin = runtime.load_file_as(&name, &path, options).await?;
     let out: Vec<u8> = plugin.call_with(&a.function, input, call).await?;
     let mut stdout = std::io::stdout().lock();

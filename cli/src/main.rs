@@ -9,6 +9,7 @@ mod call;
 mod check;
 mod inspect;
 mod new;
+mod pipeline;
 mod run;
 
 use std::path::PathBuf;
@@ -172,11 +173,14 @@ fn default_cache_dir() -> Option<PathBuf> {
 /// A runtime whose kv store is the file `state`, or in memory, with the compile
 /// cache of the command line. A cache that cannot be used is skipped with a
 /// warning: it only makes loading faster.
+/// The runtime of a command: kv at `state` (else in memory) with group commits of
+/// `kv_commit`, and the compile cache when there is one.
 pub(crate) fn build_runtime(
     state: Option<&std::path::Path>,
+    kv_commit: std::time::Duration,
 ) -> Result<wasp_host::Runtime, Failure> {
     let build = |cache: Option<&std::path::Path>| {
-        let mut b = wasp_host::Runtime::builder();
+        let mut b = wasp_host::Runtime::builder().kv_commit(kv_commit);
         if let Some(path) = state {
             b = b.state(path);
         }

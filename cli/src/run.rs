@@ -1,19 +1,15 @@
 //! `wasp run`: the event pipeline. JSON lines in (streaming), each event through
-//! the stages (`call("process", event)`), JSON lines out; failures go to the
-//! dead-letter output and the pipeline goes on.
+//! the stages (`process`), JSON lines out in input order; failures go to the
+//! dead-letter output and the pipeline goes on. The engine is [`crate::pipeline`].
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use wasp_host::Plugins;
 use wasp_host::manifest::Manifest;
-use wasp_host::{Error, Plugins};
 
+use crate::pipeline::Pipeline;
 use crate::{CliResult, Failure, build_runtime, manifest_path};
-
-/// Longest input line accepted; a longer one is dead-lettered unread.
-const MAX_LINE: usize = 64 << 20;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -34,14 +30,6 @@ pub(crate) struct Args {
     /// (and on SIGUSR1).
     #[arg(long, value_name = "DURATION")]
     stats_every: Option<wasp_host::Dur>,
-}
-
-#[derive(Default)]
-struct Totals {
-    events: u64,
-    out: u64,
-    dropped: u64,
-    dead: u64,
 }
 
 pub(crate) async fn run(a: Args) -> CliResult {
@@ -73,9 +61,9 @@ pub(crate) async fn run(a: Args) -> CliResult {
                     .join("wasp-state.db")
             })
         });
-    let runtime = build_runtime(state.as_deref())?;
+    let runtime = build_runtime(state.as_deref(), manifest.kv_commit())?;
     let plugins = runtime.load(&manifest).await?;
-    // Stages are looked up per event, so a reload takes effect at the next event.
+    // Stages are looked up per chunk of events, so a reload takes effect at the next.
     for s in &stages {
         plugins.get(s)?;
     }
@@ -86,155 +74,38 @@ pub(crate) async fn run(a: Args) -> CliResult {
     };
     let _stats = spawn_stats_reporter(&plugins, &stages, a.stats_every.map(|d| d.0));
 
-    let mut dead: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = match &a.dead_letter {
-        Some(p) => Box::new(tokio::fs::File::create(p).await.map_err(|e| {
+    let dead: Box<dyn std::io::Write + Send> = match &a.dead_letter {
+        Some(p) => Box::new(std::fs::File::create(p).map_err(|e| {
             Failure::usage(format!(
                 "cannot create the dead-letter file {}: {e}",
                 p.display()
             ))
         })?),
-        None => Box::new(tokio::io::stderr()),
+        None => Box::new(std::io::stderr()),
     };
-    let input: Box<dyn tokio::io::AsyncRead + Unpin + Send> =
+    let input: Box<dyn std::io::Read + Send> =
         match &a.input {
-            Some(p) => Box::new(tokio::fs::File::open(p).await.map_err(|e| {
+            Some(p) => Box::new(std::fs::File::open(p).map_err(|e| {
                 Failure::usage(format!("cannot open the input {}: {e}", p.display()))
             })?),
-            None => Box::new(tokio::io::stdin()),
+            None => Box::new(std::io::stdin()),
         };
-    let mut lines = BufReader::new(input);
-    let mut stdout = tokio::io::stdout();
-    let mut totals = Totals::default();
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        let n = (&mut lines)
-            .take(MAX_LINE as u64 + 1)
-            .read_until(b'\n', &mut buf)
-            .await
-            .map_err(|e| Failure::usage(format!("cannot read the input: {e}")))?;
-        if n == 0 {
-            break;
-        }
-        if buf.len() > MAX_LINE && !buf.ends_with(b"\n") {
-            // Skip the rest of an over-long line.
-            let mut sink = Vec::new();
-            let _ = lines.read_until(b'\n', &mut sink).await;
-            totals.events += 1;
-            totals.dead += 1;
-            let letter = json!({"event": null, "stage": null, "kind": "bad-input", "error": format!("input line longer than {MAX_LINE} bytes")});
-            write_line(&mut dead, &letter).await?;
-            continue;
-        }
-        let line = trim(&buf);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        totals.events += 1;
-        match process(&plugins, &stages, line).await {
-            Ok(Some(out)) => {
-                totals.out += 1;
-                let mut bytes = out;
-                bytes.push(b'\n');
-                stdout
-                    .write_all(&bytes)
-                    .await
-                    .and(stdout.flush().await)
-                    .map_err(|e| Failure::usage(format!("cannot write the output: {e}")))?;
-            }
-            Ok(None) => totals.dropped += 1,
-            Err(letter) => {
-                totals.dead += 1;
-                write_line(&mut dead, &letter).await?;
-            }
-        }
-    }
-    dead.flush().await.ok();
+    let pipeline = Pipeline {
+        runtime: runtime.clone(),
+        plugins: plugins.clone(),
+        stages: stages.clone(),
+        batch: manifest.batch() as usize,
+    };
+    let totals = pipeline
+        .run(input, Box::new(std::io::stdout()), dead)
+        .await
+        .map_err(|e| Failure::usage(e.to_string()))?;
     print_summary(&plugins, &stages);
     eprintln!(
         "summary: {} events, {} out, {} dropped by a stage, {} dead-lettered",
         totals.events, totals.out, totals.dropped, totals.dead
     );
     Ok(())
-}
-
-fn trim(b: &[u8]) -> &[u8] {
-    let b = b.strip_suffix(b"\n").unwrap_or(b);
-    b.strip_suffix(b"\r").unwrap_or(b)
-}
-
-async fn write_line(w: &mut (dyn tokio::io::AsyncWrite + Unpin + Send), v: &Value) -> CliResult {
-    let mut s = v.to_string();
-    s.push('\n');
-    w.write_all(s.as_bytes())
-        .await
-        .and(w.flush().await)
-        .map_err(|e| Failure::usage(format!("cannot write a dead letter: {e}")))
-}
-
-/// Runs one event through every stage. `Ok(None)`: a stage returned nothing,
-/// which drops the event (a filter). `Err`: the dead letter.
-async fn process(
-    plugins: &Plugins,
-    stages: &[String],
-    line: &[u8],
-) -> Result<Option<Vec<u8>>, Value> {
-    let original: Value = match serde_json::from_slice(line) {
-        Ok(v) => v,
-        Err(e) => {
-            return Err(json!({
-                "event": String::from_utf8_lossy(line),
-                "stage": null,
-                "kind": "bad-input",
-                "error": format!("the input line is not JSON: {e}"),
-            }));
-        }
-    };
-    let mut event = line.to_vec();
-    for stage in stages {
-        let plugin = match plugins.get(stage) {
-            Ok(p) => p,
-            Err(e) => {
-                return Err(
-                    json!({"event": original, "stage": stage, "kind": "error", "error": e.to_string()}),
-                );
-            }
-        };
-        let letter = |error: String, kind: &str| json!({"event": original, "stage": plugin.name(), "kind": kind, "error": error});
-        match plugin.call_raw("process", &event).await {
-            Ok(out) if out.iter().all(u8::is_ascii_whitespace) => return Ok(None),
-            Ok(out) => {
-                if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&out) {
-                    return Err(letter(
-                        format!(
-                            "stage '{}' returned something that is not JSON: {e}",
-                            plugin.name()
-                        ),
-                        "bad-output",
-                    ));
-                }
-                // Keep events on one line whatever the plugin returned.
-                event = if out.contains(&b'\n') {
-                    match serde_json::from_slice::<Value>(&out) {
-                        Ok(v) => v.to_string().into_bytes(),
-                        Err(_) => out,
-                    }
-                } else {
-                    out
-                };
-            }
-            Err(e) => {
-                let kind = match &e {
-                    Error::Plugin { .. } => "plugin-error".to_string(),
-                    Error::Fault { fault, .. } => format!("fault:{}", fault.kind()),
-                    Error::Quarantined { .. } => "quarantined".to_string(),
-                    _ => "error".to_string(),
-                };
-                return Err(letter(e.to_string(), &kind));
-            }
-        }
-    }
-    Ok(Some(event))
 }
 
 fn ms(d: Duration) -> String {

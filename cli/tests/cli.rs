@@ -162,7 +162,7 @@ fn inspect_shows_version_info_functions_and_wasi_imports() {
         .args(["inspect", fixtures::UPPER])
         .assert()
         .success()
-        .stdout(predicate::str::contains("wasp:plugin@0.2.0 (supported"))
+        .stdout(predicate::str::contains("wasp:plugin@0.3.0 (supported"))
         .stdout(predicate::str::contains("name:         upper"))
         .stdout(predicate::str::contains("functions:    "))
         .stdout(predicate::str::contains("wasi:cli/"));
@@ -173,8 +173,8 @@ fn inspect_shows_version_info_functions_and_wasi_imports() {
         .get_output()
         .clone();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["api_version"], "0.2.0");
-    assert_eq!(v["sdk_version"], "0.2.0");
+    assert_eq!(v["api_version"], "0.3.0");
+    assert_eq!(v["sdk_version"], "0.3.0");
     assert_eq!(v["supported"], true);
     assert_eq!(v["info"]["name"], "upper");
     assert!(
@@ -465,11 +465,13 @@ fn pipeline_dead_letters_exactly_the_poisoned_events() {
         &format!(
             "[plugins.hostile]\npath = \"{}\"\nlimits = {{ timeout = \"300ms\", memory = \"16MiB\", fuel = 100_000_000_000_000 }}\n\
              [plugins.upper]\npath = \"{}\"\nconfig = {{ field = \"name\" }}\n\
-             [pipeline]\nstages = [\"hostile\", \"upper\"]\n",
+             [pipeline]\nstages = [\"hostile\", \"upper\"]\nbatch = 1\n",
             fixtures::HOSTILE,
             fixtures::UPPER
         ),
     );
+    // One event per call (batch = 1), so each poison faults exactly once; batches
+    // are tested in tests/pipeline.rs.
     let poison = ["panic", "spin", "alloc", "exit", "fail", "panic", "alloc"];
     let mut input = String::new();
     let mut poisoned = std::collections::BTreeSet::new();
@@ -602,8 +604,8 @@ fn inspect_shows_the_sdk_version() {
         .args(["inspect", fixtures::UPPER])
         .assert()
         .success()
-        .stdout(predicate::str::contains("wasp:plugin@0.2.0 (supported"))
-        .stdout(predicate::str::contains("sdk:          wasp-sdk 0.2.0"));
+        .stdout(predicate::str::contains("wasp:plugin@0.3.0 (supported"))
+        .stdout(predicate::str::contains("sdk:          wasp-sdk 0.3.0"));
     let golden = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../tests/golden/v0.1.0/upper.wasm"
@@ -729,7 +731,18 @@ fn every_exit_code_by_kind_of_error() {
         (&["call", fixtures::VERSION9, "x", "y"], 2, "9.9.0"),
         (&["call", "-m", m, "h", "panic", "boom"], 3, "panic"),
         (
-            &["call", "-m", m, "h", "spin", "", "--timeout", "100ms"],
+            &[
+                "call",
+                "-m",
+                m,
+                "h",
+                "spin",
+                "",
+                "--timeout",
+                "100ms",
+                "--fuel",
+                "100000000000000",
+            ],
             3,
             "timeout",
         ),

@@ -153,6 +153,18 @@
 //!         > {
 //!             ::wasp_sdk::__private::export_call(&__WASP_PLUGIN, &function, input)
 //!         }
+//!         // the same dispatch over each input, in order (`wasp:plugin@0.3.0`)
+//!         fn call_batch(
+//!             function: ::std::string::String,
+//!             inputs: ::std::vec::Vec<::std::vec::Vec<u8>>,
+//!         ) -> ::std::vec::Vec<
+//!             ::core::result::Result<
+//!                 ::std::vec::Vec<u8>,
+//!                 ::wasp_sdk::__private::bindings::exports::wasp::plugin::guest::PluginError,
+//!             >,
+//!         > {
+//!             ::wasp_sdk::__private::export_call_batch(&__WASP_PLUGIN, &function, inputs)
+//!         }
 //!         // runs the `shutdown` function, if any; logs its error
 //!         // ("shutdown failed: {code}: {message}") since the export returns nothing
 //!         fn shutdown() {
@@ -161,7 +173,7 @@
 //!     }
 //!
 //!     // wit-bindgen's export macro: the `extern "C"` functions named
-//!     // `wasp:plugin/guest@0.2.0#info` (…#init, …#call, …#shutdown, and their
+//!     // `wasp:plugin/guest@0.3.0#info` (…#init, …#call, …#call-batch, …#shutdown, and their
 //!     // `cabi_post_` cleanups) that the component model calls, and the
 //!     // `component-type` custom section that describes the world. Its `unsafe` stays
 //!     // inside the macro: a plugin builds under `#![forbid(unsafe_code)]`.
@@ -176,7 +188,7 @@
 //!
 //! Nothing in the plugin's source produces it: the SDK itself holds a static of the
 //! SDK's version bytes placed in a custom section named `wasp-sdk`, so every plugin
-//! linked with the SDK carries it (e.g. `0.2.0`). Plugin code never touches it; the
+//! linked with the SDK carries it (e.g. `0.3.0`). Plugin code never touches it; the
 //! `#[unsafe(link_section)]` and its `// SAFETY:` comment live in the SDK's only
 //! module that allows `unsafe`. `wasp inspect` and `wasp_host::Plugin::sdk_version`
 //! read it without instantiating the plugin; a plugin built with wasp-sdk 0.1 or

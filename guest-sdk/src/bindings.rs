@@ -1,4 +1,4 @@
-//! The bindings that wit-bindgen generates for `wit/v0.2.0/plugin.wit`, and the
+//! The bindings that wit-bindgen generates for `wit/v0.3.0/plugin.wit`, and the
 //! `wasp-sdk` custom section.
 //!
 //! This is the only module of the SDK with `unsafe` code: the canonical ABI glue that
@@ -16,8 +16,8 @@
 #![doc(test(attr(allow(dead_code))))]
 
 wit_bindgen::generate!({
-    // Relative to this crate's manifest directory: the frozen `wasp:plugin@0.2.0`.
-    path: "../wit/v0.2.0",
+    // Relative to this crate's manifest directory: the frozen `wasp:plugin@0.3.0`.
+    path: "../wit/v0.3.0",
     world: "wasp:plugin/plugin",
     // Plugins invoke the export macro (through `plugin!`), so it must be public, and it
     // must find these bindings and wit-bindgen's runtime through `wasp_sdk`: plugins
@@ -28,7 +28,7 @@ wit_bindgen::generate!({
     runtime_path: "::wasp_sdk::__private::wit_bindgen::rt",
 });
 
-/// The version of wasp-sdk that built the plugin, e.g. `0.2.0`.
+/// The version of wasp-sdk that built the plugin, e.g. `0.3.0`.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The contents of the `wasp-sdk` custom section: [`SDK_VERSION`] as UTF-8 bytes.
@@ -83,7 +83,7 @@ mod tests {
     #[test]
     fn the_section_holds_the_sdk_version() {
         assert_eq!(SDK_VERSION, env!("CARGO_PKG_VERSION"));
-        assert!(SDK_VERSION.starts_with("0.2."), "{SDK_VERSION}");
+        assert!(SDK_VERSION.starts_with("0.3."), "{SDK_VERSION}");
         assert_eq!(std::str::from_utf8(&SDK_SECTION), Ok(SDK_VERSION));
     }
 }

@@ -285,6 +285,27 @@ pub fn export_call(
     plugin.call(function, input).map_err(PluginError::from)
 }
 
+/// The `call-batch` export (`wasp:plugin@0.3.0`): [`Plugin::call`] on each input,
+/// in order, through the same dispatch as `call`; one result per input. The function
+/// is looked up once: an unknown name is `unknown-function` for every input.
+pub fn export_call_batch(
+    plugin: &Plugin,
+    function: &str,
+    inputs: Vec<Vec<u8>>,
+) -> Vec<Result<Vec<u8>, PluginError>> {
+    install_panic_hook();
+    match plugin.functions.iter().find(|f| f.name == function) {
+        Some(f) => inputs
+            .into_iter()
+            .map(|input| (f.call)(input).map_err(PluginError::from))
+            .collect(),
+        None => {
+            let error = PluginError::from(plugin.unknown_function(function));
+            inputs.iter().map(|_| Err(error.clone())).collect()
+        }
+    }
+}
+
 /// The `shutdown` export: runs the `shutdown` function, if any, and logs its error at
 /// level error as `shutdown failed: {code}: {message}` (the WIT export returns
 /// nothing, so the log is where the error goes).

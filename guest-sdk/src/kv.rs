@@ -1,5 +1,5 @@
 //! The plugin's own key-value store, kept by the host across calls, instances and
-//! restarts (`wasp:plugin@0.2.0`).
+//! restarts (`wasp:plugin@0.2.0` and later).
 //!
 //! Keys are non-empty strings of at most 1 KiB; values are bytes. Each plugin sees
 //! only its own keys. The operator grants the store with `kv = true` in the plugin's

@@ -1,8 +1,8 @@
 //! Write [wasp] plugins in plain Rust.
 //!
-//! A wasp plugin is a WebAssembly component of the `wasp:plugin@0.2.0` world
-//! (`wit/v0.2.0/plugin.wit`): it exports `info`, `init`, `call(function, input)` and
-//! `shutdown`, and may import the host's `log` (with structured fields),
+//! A wasp plugin is a WebAssembly component of the `wasp:plugin@0.3.0` world
+//! (`wit/v0.3.0/plugin.wit`): it exports `info`, `init`, `call(function, input)`,
+//! `call-batch(function, inputs)` and `shutdown`, and may import the host's `log` (with structured fields),
 //! `get-config`, `call-host` and a key-value store, `kv`. This crate hides that
 //! plumbing (it owns wit-bindgen;
 //! a plugin depends on `wasp-sdk` alone and needs no `unsafe`): you write ordinary
@@ -18,6 +18,7 @@
 //! - [`plugin!`] declares the plugin (name, version, description, optional `init` and
 //!   `shutdown` functions) and the functions it exports, and generates the
 //!   component's exports, which route `call` by name and log panics to the host.
+//!   `call-batch` needs no work: it runs the same dispatch over each input.
 //! - [`Error`] is what a function returns when it fails on purpose: a `code` for
 //!   machines and a `message` for people. `?` converts any standard error into one.
 //! - [`log`] and the macros [`trace!`], [`debug!`], [`info!`], [`warn!`], [`error!`]
@@ -30,6 +31,8 @@
 //!
 //! # Behaviour the host can rely on
 //!
+//! - `call-batch(function, inputs)` returns one result per input, in input order,
+//!   each exactly what `call(function, input)` would have returned.
 //! - An unknown function name in `call` returns the error `unknown-function`, whose
 //!   message lists the available functions; undecodable input returns `bad-input`,
 //!   an unencodable result `bad-output`.
@@ -40,7 +43,7 @@
 //! - `shutdown` runs the plugin's `shutdown` function, if any; its error is logged at
 //!   level error as `shutdown failed: {code}: {message}`.
 //! - Every plugin carries a custom section named `wasp-sdk` holding the SDK's version
-//!   as UTF-8 text (e.g. `0.2.0`), which `wasp inspect` shows without running the
+//!   as UTF-8 text (e.g. `0.3.0`), which `wasp inspect` shows without running the
 //!   plugin.
 //!
 //! # Example
@@ -58,7 +61,7 @@
 //! crate-type = ["cdylib"]
 //!
 //! [dependencies]
-//! wasp-sdk = "0.2"
+//! wasp-sdk = "0.3"
 //! ```
 //!
 //! `src/lib.rs`:

@@ -51,7 +51,7 @@ pub enum Error {
     },
 
     /// The plugin misbehaved and was stopped; its instance was discarded.
-    #[error("plugin '{plugin}' function '{function}' faulted: {fault}")]
+    #[error("{}", fault_message(plugin, function, fault))]
     Fault {
         /// The plugin's name.
         plugin: String,
@@ -196,6 +196,14 @@ pub enum Error {
     /// The runtime could not be built.
     #[error("cannot set up the runtime: {0}")]
     Setup(Box<SetupError>),
+
+    /// Waiting for kv writes to become durable failed ([`crate::Runtime::kv_sync`]).
+    #[error("{source}")]
+    KvSync {
+        /// The store's error.
+        #[source]
+        source: Box<KvError>,
+    },
 
     /// The kv store failed on the host's side (I/O, a damaged file).
     #[error("plugin '{plugin}': {source}")]
@@ -737,6 +745,12 @@ pub enum KvError {
         #[source]
         source: Box<redb::Error>,
     },
+    /// The group commit that makes writes durable failed (they are retried).
+    #[error("kv store: the durable commit failed: {message}")]
+    Commit {
+        /// What redb reported.
+        message: String,
+    },
     /// The database file could not be opened or created.
     #[error("kv store: cannot open {}{hint}: {source}", path.display())]
     Open {
@@ -751,6 +765,17 @@ pub enum KvError {
     /// The store's worker went away (the runtime is shutting down).
     #[error("kv store: the store is closed")]
     Closed,
+}
+
+/// The text of [`Error::Fault`]: `plugin 'P' function 'F' faulted: …`, except a
+/// wrong-length batch, told as `plugin 'P' returned 63 results for 64 inputs`.
+fn fault_message(plugin: &str, function: &str, fault: &Fault) -> String {
+    match fault {
+        Fault::BatchLength { .. } => {
+            format!("plugin '{plugin}' {fault} (call-batch of function '{function}')")
+        }
+        _ => format!("plugin '{plugin}' function '{function}' faulted: {fault}"),
+    }
 }
 
 /// How a plugin misbehaved. The instance that faulted is always discarded; the

@@ -54,8 +54,10 @@ impl StoreState {
         })
     }
 
-    /// Runs a blocking store operation on tokio's blocking pool. The access is
-    /// looked up before the first await, so the future does not borrow the store.
+    /// Runs a store operation: in place when writes are group-committed (no fsync
+    /// on this thread: a read or write of redb's page cache, microseconds), else on
+    /// tokio's blocking pool, since each write fsyncs. The access is looked up
+    /// before the first await, so the future does not borrow the store.
     fn kv_op<T: Send + 'static>(
         &self,
         op: impl FnOnce(KvAccess) -> Result<T, KvError> + Send + 'static,
@@ -63,6 +65,9 @@ impl StoreState {
         let kv = self.kv();
         async move {
             let kv = kv.map_err(|e| e.to_string())?;
+            if kv.store.group_commit() {
+                return op(kv).map_err(|e| e.to_string());
+            }
             tokio::task::spawn_blocking(move || op(kv).map_err(|e| e.to_string()))
                 .await
                 .map_err(|e| format!("kv: the store task failed: {e}"))?

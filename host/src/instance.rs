@@ -237,6 +237,45 @@ impl Instance {
         }
     }
 
+    /// `call-batch(function, inputs)` under `limits` scaled by the batch: fuel and
+    /// timeout are `n` times a call's, `max-output` applies to each result. `None`
+    /// when the plugin's version has no `call-batch`.
+    pub(crate) async fn call_batch(
+        &mut self,
+        limits: &Limits,
+        function: &str,
+        inputs: &[Vec<u8>],
+    ) -> Option<Outcome<Vec<std::result::Result<Vec<u8>, GuestError>>>> {
+        let n = u32::try_from(inputs.len()).unwrap_or(u32::MAX).max(1);
+        let mut batch = limits.clone();
+        batch.fuel = limits.fuel.saturating_mul(u64::from(n));
+        batch.timeout = limits.timeout.saturating_mul(n);
+        let outcome = self
+            .guarded(&batch, async |b, s| b.call_batch(s, function, inputs).await)
+            .await;
+        Some(match outcome {
+            Ok(None) => return None,
+            Ok(Some(results)) if results.len() != inputs.len() => {
+                Outcome::Faulted(Fault::BatchLength {
+                    inputs: inputs.len(),
+                    results: results.len(),
+                })
+            }
+            Ok(Some(results))
+                if results.iter().any(|r| {
+                    r.as_ref()
+                        .is_ok_and(|out| out.len() as u64 > limits.max_output)
+                }) =>
+            {
+                Outcome::Faulted(Fault::OutputTooLarge {
+                    limit: limits.max_output,
+                })
+            }
+            Ok(Some(results)) => Outcome::Done(results),
+            Err(fault) => Outcome::Faulted(fault),
+        })
+    }
+
     /// `shutdown`, under the plugin's limits; a fault is logged.
     pub(crate) async fn shutdown(mut self, spec: &InstanceSpec) {
         if let Err(fault) = self

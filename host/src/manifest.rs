@@ -28,6 +28,7 @@ mod span;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_spanned::Spanned;
@@ -55,6 +56,7 @@ struct RawManifest {
 struct RawRuntime {
     state: Option<Spanned<String>>,
     watch: Option<bool>,
+    kv_commit: Option<Spanned<Dur>>,
 }
 
 #[derive(Deserialize)]
@@ -121,6 +123,7 @@ struct RawFileGrant {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawPipeline {
     stages: Spanned<Vec<Spanned<String>>>,
+    batch: Option<Spanned<u32>>,
 }
 
 // ---- the validated manifest ------------------------------------------------
@@ -139,9 +142,21 @@ pub struct Manifest {
     file: PathBuf,
     state: Option<PathBuf>,
     watch: bool,
+    kv_commit: Duration,
     plugins: BTreeMap<String, PluginEntry>,
     pipeline: Option<Vec<String>>,
+    batch: u32,
 }
+
+/// `[pipeline] batch` when not given: events per `call-batch` to a 0.3.0 stage.
+pub const DEFAULT_BATCH: u32 = 256;
+/// Largest `[pipeline] batch` accepted.
+pub const MAX_BATCH: u32 = 65_536;
+/// `[runtime] kv-commit` when not given: the longest a kv write waits for the
+/// group commit that makes it durable.
+pub const DEFAULT_KV_COMMIT: Duration = Duration::from_millis(5);
+/// Largest `[runtime] kv-commit` accepted.
+pub const MAX_KV_COMMIT: Duration = Duration::from_secs(1);
 
 /// Where a value was written in the manifest: 1-based line and column.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -310,6 +325,30 @@ impl Manifest {
         self.watch
     }
 
+    /// `[runtime] kv-commit`: how long kv writes may gather before one durable commit
+    /// (default [`DEFAULT_KV_COMMIT`]; zero commits every write on its own).
+    ///
+    /// ```
+    /// let m = wasp_host::manifest::Manifest::parse("[runtime]\nkv-commit = \"0ms\"", "wasp.toml")?;
+    /// assert!(m.kv_commit().is_zero());
+    /// # Ok::<(), wasp_host::manifest::ManifestError>(())
+    /// ```
+    pub fn kv_commit(&self) -> Duration {
+        self.kv_commit
+    }
+
+    /// `[pipeline] batch`: the most events `wasp run` sends a `wasp:plugin@0.3.0`
+    /// stage in one `call-batch` (default [`DEFAULT_BATCH`]; 1 disables batching).
+    ///
+    /// ```
+    /// let m = wasp_host::manifest::Manifest::parse("", "wasp.toml")?;
+    /// assert_eq!(m.batch(), 256);
+    /// # Ok::<(), wasp_host::manifest::ManifestError>(())
+    /// ```
+    pub fn batch(&self) -> u32 {
+        self.batch
+    }
+
     /// An error found after parsing (at load), placed where `entry`'s `path`
     /// was written.
     pub(crate) fn error_at_path(&self, entry: &PluginEntry, message: String) -> ManifestError {
@@ -420,12 +459,30 @@ impl Validator<'_> {
             Some(l) => self.limits(Limits::default(), &l, "defaults.limits")?,
             None => Limits::default(),
         };
-        let (state, watch) = match raw.runtime {
-            Some(r) => (
-                r.state.map(|s| self.dir.join(s.into_inner())),
-                r.watch.unwrap_or(false),
-            ),
-            None => (None, false),
+        let (state, watch, kv_commit) = match raw.runtime {
+            Some(r) => {
+                let kv_commit = match r.kv_commit {
+                    Some(d) if d.get_ref().0 > MAX_KV_COMMIT => {
+                        return self.err(
+                            d.span(),
+                            "runtime.kv-commit",
+                            format!(
+                                "kv-commit is the longest a write waits to become durable; \
+                                 at most {}ms",
+                                MAX_KV_COMMIT.as_millis()
+                            ),
+                        );
+                    }
+                    Some(d) => d.into_inner().0,
+                    None => DEFAULT_KV_COMMIT,
+                };
+                (
+                    r.state.map(|s| self.dir.join(s.into_inner())),
+                    r.watch.unwrap_or(false),
+                    kv_commit,
+                )
+            }
+            None => (None, false, DEFAULT_KV_COMMIT),
         };
         let mut plugins = BTreeMap::new();
         for (name, p) in raw.plugins {
@@ -440,8 +497,20 @@ impl Validator<'_> {
             let entry = self.plugin(&name, &defaults, p.into_inner())?;
             plugins.insert(name, entry);
         }
+        let mut batch = DEFAULT_BATCH;
         let pipeline = match raw.pipeline {
             Some(p) => {
+                if let Some(b) = p.batch {
+                    let n = *b.get_ref();
+                    if n == 0 || n > MAX_BATCH {
+                        return self.err(
+                            b.span(),
+                            "pipeline.batch",
+                            format!("batch must be from 1 (no batching) to {MAX_BATCH}, not {n}"),
+                        );
+                    }
+                    batch = n;
+                }
                 let span = p.stages.span();
                 let stages = p.stages.into_inner();
                 if stages.is_empty() {
@@ -474,8 +543,10 @@ impl Validator<'_> {
             file: self.file.to_path_buf(),
             state,
             watch,
+            kv_commit,
             plugins,
             pipeline,
+            batch,
         })
     }
 

@@ -45,9 +45,10 @@ impl Histogram {
         (1u64 << pow) | (sub << (pow - 3))
     }
 
-    pub(crate) fn record(&self, d: Duration) {
+    /// Records `n` values of `d`.
+    pub(crate) fn record_n(&self, d: Duration, n: u64) {
         let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        self.counts[Self::index(ns)].fetch_add(1, Ordering::Relaxed);
+        self.counts[Self::index(ns)].fetch_add(n, Ordering::Relaxed);
     }
 
     /// The `q` quantile (0..=1), or zero if nothing was recorded.
@@ -117,6 +118,12 @@ impl Metrics {
         self.consecutive_faults.store(0, Ordering::Relaxed);
     }
 
+    /// A batch that returned: `errors` of its results were plugin-errors.
+    pub(crate) fn record_batch(&self, errors: u64) {
+        self.errors.fetch_add(errors, Ordering::Relaxed);
+        self.consecutive_faults.store(0, Ordering::Relaxed);
+    }
+
     pub(crate) fn record_plugin_error(&self) {
         self.errors.fetch_add(1, Ordering::Relaxed);
         self.consecutive_faults.store(0, Ordering::Relaxed);
@@ -162,15 +169,23 @@ impl Metrics {
 pub(crate) struct CallGuard<'a> {
     metrics: &'a Metrics,
     start: Instant,
+    /// Calls this guard stands for (a batch of `n` inputs counts `n`).
+    calls: u64,
     finished: bool,
 }
 
 impl<'a> CallGuard<'a> {
     pub(crate) fn new(metrics: &'a Metrics) -> Self {
+        Self::batch(metrics, 1)
+    }
+
+    /// One batch of `n` calls, in flight as one.
+    pub(crate) fn batch(metrics: &'a Metrics, n: usize) -> Self {
         metrics.in_flight.fetch_add(1, Ordering::Relaxed);
         CallGuard {
             metrics,
             start: Instant::now(),
+            calls: (n as u64).max(1),
             finished: false,
         }
     }
@@ -185,10 +200,12 @@ impl Drop for CallGuard<'_> {
     fn drop(&mut self) {
         let m = self.metrics;
         m.in_flight.fetch_sub(1, Ordering::Relaxed);
-        m.calls.fetch_add(1, Ordering::Relaxed);
-        m.latency.record(self.start.elapsed());
+        m.calls.fetch_add(self.calls, Ordering::Relaxed);
+        // A batch's latency is shared by its calls.
+        let each = self.start.elapsed() / u32::try_from(self.calls).unwrap_or(u32::MAX);
+        m.latency.record_n(each, self.calls);
         if !self.finished {
-            m.cancelled.fetch_add(1, Ordering::Relaxed);
+            m.cancelled.fetch_add(self.calls, Ordering::Relaxed);
         }
     }
 }
@@ -263,7 +280,7 @@ mod tests {
     fn quantiles_are_within_an_eighth() {
         let h = Histogram::new();
         for us in 1..=1000u64 {
-            h.record(Duration::from_micros(us));
+            h.record_n(Duration::from_micros(us), 1);
         }
         let p50 = h.quantile(0.5).as_micros() as f64;
         let p99 = h.quantile(0.99).as_micros() as f64;

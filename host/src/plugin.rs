@@ -262,13 +262,78 @@ impl Plugin {
             .await
     }
 
-    /// The one way into a call: checks, then the pool, then the bookkeeping.
-    async fn call_bytes(
+    /// Calls `function` on many inputs at once: one `call-batch` for plugins of
+    /// `wasp:plugin@0.3.0` and later (one crossing of the boundary for the whole
+    /// batch, fuel and timeout `n` times a call's), one `call` per input for older
+    /// plugins. The results are in input order; a `plugin-error` is per input.
+    ///
+    /// # Errors
+    /// For the whole batch: a fault (the instance is discarded; retry the inputs
+    /// one by one to find the one that faults), [`Error::NoSuchFunction`], an input
+    /// over `max-input`, [`Error::Quarantined`], [`Error::Busy`].
+    ///
+    /// ```no_run
+    /// # async fn f(p: wasp_host::Plugin) -> wasp_host::Result<()> {
+    /// let events = vec![b"{\"a\":1}".to_vec(), b"{\"a\":2}".to_vec()];
+    /// for result in p.call_batch("process", &events).await? {
+    ///     println!("{:?}", result.map(String::from_utf8));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn call_batch(
         &self,
         function: &str,
-        input: &[u8],
-        options: &CallOptions,
-    ) -> Result<Vec<u8>> {
+        inputs: &[Vec<u8>],
+    ) -> Result<Vec<Result<Vec<u8>>>> {
+        if !self.api_version().has_call_batch() {
+            let mut out = Vec::with_capacity(inputs.len());
+            for input in inputs {
+                match self.call_raw(function, input).await {
+                    Ok(v) => out.push(Ok(v)),
+                    Err(e @ Error::Plugin { .. }) => out.push(Err(e)),
+                    Err(e) => return Err(e),
+                }
+            }
+            return Ok(out);
+        }
+        let inner = &*self.inner;
+        let largest = inputs.iter().map(Vec::len).max().unwrap_or(0);
+        self.admit(function, largest)?;
+        let m = &inner.pool.spec.metrics;
+        let guard = CallGuard::batch(m, inputs.len());
+        let limits = &inner.options.limits;
+        let result = match inner.pool.call_batch(limits, function, inputs).await {
+            Some(r) => r,
+            None => Err(Error::Unloaded {
+                plugin: self.name().to_string(),
+            }),
+        };
+        let result = match result {
+            Ok(results) => {
+                let mut errors = 0;
+                let out = results
+                    .into_iter()
+                    .map(|r| {
+                        r.map_err(|e| {
+                            errors += 1;
+                            inner.pool.spec.plugin_error(function, e)
+                        })
+                    })
+                    .collect();
+                m.record_batch(errors);
+                Ok(out)
+            }
+            Err(e) => {
+                self.record_failure(function, &e);
+                Err(e)
+            }
+        };
+        guard.finish();
+        result
+    }
+
+    /// What every call must pass before it may wait for an instance.
+    fn admit(&self, function: &str, input_len: usize) -> Result<()> {
         let inner = &*self.inner;
         let limits = &inner.options.limits;
         let m = &inner.pool.spec.metrics;
@@ -289,14 +354,45 @@ impl Plugin {
                 available: inner.info.functions.clone(),
             });
         }
-        if input.len() as u64 > limits.max_input {
+        if input_len as u64 > limits.max_input {
             return Err(Error::InputTooLarge {
                 plugin: self.name().to_string(),
                 function: function.to_string(),
-                size: input.len(),
+                size: input_len,
                 limit: limits.max_input,
             });
         }
+        Ok(())
+    }
+
+    /// Counts a failed call (a fault, or a plugin-error).
+    fn record_failure(&self, function: &str, e: &Error) {
+        let inner = &*self.inner;
+        let m = &inner.pool.spec.metrics;
+        match e {
+            Error::Plugin { .. } => m.record_plugin_error(),
+            Error::Fault { fault, .. } => {
+                let n = m.record_fault(fault);
+                tracing::warn!(target: "wasp::fault", plugin = %inner.name, function, kind = fault.kind(), consecutive = n, "{e}");
+                if n == inner.options.limits.max_faults {
+                    tracing::error!(target: "wasp::fault", plugin = %inner.name, "plugin quarantined after {n} consecutive faults; reload it to try again");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The one way into a call: checks, then the pool, then the bookkeeping.
+    async fn call_bytes(
+        &self,
+        function: &str,
+        input: &[u8],
+        options: &CallOptions,
+    ) -> Result<Vec<u8>> {
+        self.admit(function, input.len())?;
+        let inner = &*self.inner;
+        let limits = &inner.options.limits;
+        let m = &inner.pool.spec.metrics;
         let call_limits;
         let limits = if *options == CallOptions::default() {
             limits
@@ -308,15 +404,7 @@ impl Plugin {
         let result = inner.pool.call(limits, function, input).await;
         match &result {
             Ok(_) => m.record_success(),
-            Err(Error::Plugin { .. }) => m.record_plugin_error(),
-            Err(e @ Error::Fault { fault, .. }) => {
-                let n = m.record_fault(fault);
-                tracing::warn!(target: "wasp::fault", plugin = %inner.name, function, kind = fault.kind(), consecutive = n, "{e}");
-                if n == inner.options.limits.max_faults {
-                    tracing::error!(target: "wasp::fault", plugin = %inner.name, "plugin quarantined after {n} consecutive faults; reload it to try again");
-                }
-            }
-            Err(_) => {}
+            Err(e) => self.record_failure(function, e),
         }
         guard.finish();
         result

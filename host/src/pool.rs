@@ -12,6 +12,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::error::{Error, Result};
 use crate::instance::{Instance, InstanceSpec, Outcome};
+use crate::spec::info::GuestError;
 use crate::spec::limits::Limits;
 use crate::spec::options::{InstanceMode, PluginOptions};
 
@@ -139,6 +140,35 @@ impl Pool {
             }
             // The lease, and the instance in it, is dropped here.
             Outcome::Faulted(fault) => Err(self.spec.fault(function, fault)),
+        }
+    }
+
+    /// Runs `call-batch(function, inputs)` on one instance; `None` when the
+    /// plugin's version has no `call-batch` (nothing was run).
+    pub(crate) async fn call_batch(
+        &self,
+        limits: &Limits,
+        function: &str,
+        inputs: &[Vec<u8>],
+    ) -> Option<Result<Vec<std::result::Result<Vec<u8>, GuestError>>>> {
+        let mut lease = match self.lease().await {
+            Ok(l) => l,
+            Err(e) => return Some(Err(e)),
+        };
+        let Some(outcome) = lease.instance.call_batch(limits, function, inputs).await else {
+            self.give_back(lease);
+            return None;
+        };
+        match outcome {
+            Outcome::Done(out) => {
+                self.give_back(lease);
+                Some(Ok(out))
+            }
+            Outcome::Refused(e) => {
+                self.give_back(lease);
+                Some(Err(self.spec.plugin_error(function, e)))
+            }
+            Outcome::Faulted(fault) => Some(Err(self.spec.fault(function, fault))),
         }
     }
 

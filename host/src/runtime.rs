@@ -13,7 +13,7 @@ use wasmtime::{Config, Engine};
 use wasp_codec::{FromBytes, IntoBytes};
 
 use crate::capability::{HostFn, HostFnContext, HostFns};
-use crate::error::{Error, Result, SetupError};
+use crate::error::{Error, KvError, Result, SetupError};
 use crate::kv::KvStore;
 use crate::loader::{self, Env, Inspection};
 use crate::plugin::Plugin;
@@ -40,6 +40,7 @@ pub struct RuntimeBuilder {
     state: Option<PathBuf>,
     cache_dir: Option<PathBuf>,
     epoch_tick: Duration,
+    kv_commit: Duration,
     duplicate: Option<String>,
 }
 
@@ -118,6 +119,24 @@ impl RuntimeBuilder {
         self
     }
 
+    /// The group commit of the kv store ([`Self::state`]): writes from all calls
+    /// gather for at most `delay` and are made durable with one fsync; until then
+    /// they are visible but would not survive a crash. [`Runtime::kv_sync`] waits for
+    /// them (`wasp run` does, before it releases outputs). Zero makes every write
+    /// durable before it returns (one fsync each). Default: 5 ms.
+    ///
+    /// ```no_run
+    /// let rt = wasp_host::Runtime::builder()
+    ///     .state("wasp-state.db")
+    ///     .kv_commit(std::time::Duration::ZERO)
+    ///     .build()?;
+    /// # Ok::<(), wasp_host::Error>(())
+    /// ```
+    pub fn kv_commit(mut self, delay: Duration) -> Self {
+        self.kv_commit = delay;
+        self
+    }
+
     /// Caches compiled plugins in `dir` (created with mode 0700; refused if other
     /// users may write to it). The second load of the same file skips adapting
     /// and compiling. Default: no disk cache.
@@ -174,7 +193,7 @@ impl RuntimeBuilder {
         crate::version::add_to_linker(&mut linker)?;
 
         let kv = match &self.state {
-            Some(path) => KvStore::open(path),
+            Some(path) => KvStore::open(path, self.kv_commit),
             None => KvStore::in_memory(),
         }
         .map_err(|source| SetupError::State {
@@ -286,6 +305,7 @@ impl Runtime {
             duplicate: None,
             state: None,
             cache_dir: None,
+            kv_commit: crate::manifest::DEFAULT_KV_COMMIT,
         }
     }
 
@@ -391,5 +411,48 @@ impl Runtime {
     /// ```
     pub async fn inspect(&self, name: &str, bytes: Vec<u8>) -> Result<Inspection> {
         loader::inspect(&self.inner.env, name, bytes, &PluginOptions::default()).await
+    }
+
+    /// Waits until every kv write made so far, by any plugin of this runtime, is on
+    /// disk (see [`RuntimeBuilder::kv_commit`]). Returns at once when nothing is
+    /// pending, the store is in memory, or the group commit is off.
+    ///
+    /// # Errors
+    /// [`Error::Kv`] when the durable commit failed.
+    ///
+    /// ```
+    /// # async fn f(rt: wasp_host::Runtime) -> wasp_host::Result<()> {
+    /// rt.kv_sync().await?; // what plugins wrote will survive a crash
+    /// # Ok(()) }
+    /// ```
+    pub async fn kv_sync(&self) -> Result<()> {
+        let kv = self.inner.env.kv.clone();
+        if !kv.group_commit() {
+            return Ok(());
+        }
+        tokio::task::spawn_blocking(move || kv.wait_durable())
+            .await
+            .map_err(|e| Error::KvSync {
+                source: Box::new(KvError::Commit {
+                    message: format!("the waiting task failed: {e}"),
+                }),
+            })?
+            .map_err(|source| Error::KvSync {
+                source: Box::new(source),
+            })
+    }
+
+    /// [`Runtime::kv_sync`] for threads that are not async: blocks the caller.
+    ///
+    /// # Errors
+    /// As [`Runtime::kv_sync`].
+    pub fn kv_sync_blocking(&self) -> Result<()> {
+        self.inner
+            .env
+            .kv
+            .wait_durable()
+            .map_err(|source| Error::KvSync {
+                source: Box::new(source),
+            })
     }
 }

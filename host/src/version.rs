@@ -195,7 +195,6 @@ macro_rules! no_call_batch {
         pub(crate) const HAS_CALL_BATCH: bool = false;
 
         /// This version has no `call-batch`: `None`.
-        #[allow(dead_code)] // the pipeline's batches use it (0.3.0)
         pub(crate) async fn call_batch<T: Send>(
             _b: &Plugin,
             _store: &mut wasmtime::Store<T>,
@@ -294,7 +293,6 @@ macro_rules! versions {
                 match self { $( Bindings::$konst(b) => $module::call(b, store, function, input).await, )+ }
             }
             /// `call-batch`, or `None` for a version without it.
-            #[allow(dead_code)] // the pipeline's batches use it (0.3.0)
             pub(crate) async fn call_batch<T: Send>(
                 &self,
                 store: &mut Store<T>,
@@ -314,6 +312,7 @@ macro_rules! versions {
 versions! {
     V0_1_0 = (0, 1, 0) => since_v0_1_0,
     V0_2_0 = (0, 2, 0) => since_v0_2_0,
+    V0_3_0 = (0, 3, 0) => since_v0_3_0,
 }
 
 /// The top-level import and export names of a component, and its custom sections'

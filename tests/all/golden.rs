@@ -1,6 +1,6 @@
-//! Plugins built for `wasp:plugin@0.1.0` and committed as binaries
-//! (`tests/golden/v0.1.0/`, see its README) keep loading and working, unchanged,
-//! whatever the host becomes. Their sha256 is pinned so they cannot drift.
+//! Plugins built for older worlds and committed as binaries (`tests/golden/vX.Y.Z/`,
+//! see each folder's README) keep loading and working, unchanged, whatever the host
+//! becomes. Their sha256 is pinned so they cannot drift.
 
 use std::path::PathBuf;
 
@@ -8,68 +8,77 @@ use wasp_host::{ApiVersion, Error, Fault, Json, PluginOptions};
 
 use crate::runtime;
 
-fn golden(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("golden/v0.1.0")
-        .join(format!("{name}.wasm"))
-}
-
-/// The pins of the README, so a replaced binary fails here.
-const PINS: &[(&str, &str)] = &[
+/// The pins of the folders' READMEs, so a replaced binary fails here:
+/// (world version, plugin, sha256).
+const PINS: &[(&str, &str, &str)] = &[
     (
+        "0.1.0",
         "upper",
         "9966e688f6c59bea2830263606b654068d7ed40f552d681c5f65ad73fb5a1780",
     ),
     (
+        "0.1.0",
         "redact",
         "eb8687f75599cb3ed1cb3f070322ce2e8f2acdf4fbba3b5a6c95cab665398cf3",
     ),
     (
+        "0.1.0",
         "stats",
         "0abbf85b25cb58c473682ac071e68ccc62bc80015417a1c89a55ba3e391f434a",
     ),
     (
+        "0.1.0",
         "wordcount",
         "8975bfacf4ea9a529e14b6d2fe00f7c13ca3221a242b4f2f79970de3eaad7e64",
     ),
     (
+        "0.1.0",
         "hostile",
         "59690deef51c30676d32649ee242b087fdc5de9ee89cddc12a278d7cc4fde434",
     ),
+    (
+        "0.2.0",
+        "upper",
+        "c1bd4f3486504e1e5566e0c085ee2fc84681d2224b166815a54907b7f2b7eb28",
+    ),
+    (
+        "0.2.0",
+        "stats",
+        "f15f78f9ac11bb359555d370bf2edf6b30464acbbef0fe78e6d40e62a4cbc214",
+    ),
+    (
+        "0.2.0",
+        "hostile",
+        "fabfbdb246d884f6c1a5e8018f0746d533a588e6850ec4cd0947e21081d0011d",
+    ),
 ];
 
-async fn load(name: &str, options: PluginOptions) -> wasp_host::Plugin {
+/// Loads golden plugin `name` of world `version`, pinned, and checks that the host
+/// sees the version it was built for.
+async fn load(version: ApiVersion, name: &str, options: PluginOptions) -> wasp_host::Plugin {
+    let dir = version.to_string();
     let pin = PINS
         .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, h)| *h)
+        .find(|(v, n, _)| *v == dir && *n == name)
+        .map(|(_, _, h)| *h)
         .expect("pinned");
     let mut digest = [0u8; 32];
     for (i, b) in digest.iter_mut().enumerate() {
         *b = u8::from_str_radix(&pin[2 * i..2 * i + 2], 16).unwrap();
     }
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("golden/v{dir}"))
+        .join(format!("{name}.wasm"));
     let p = runtime()
-        .load_file_as(name, golden(name), options.sha256(digest))
+        .load_file_as(&format!("{name}-{dir}"), path, options.sha256(digest))
         .await
         .unwrap();
-    assert_eq!(p.api_version(), ApiVersion::V0_1_0);
+    assert_eq!(p.api_version(), version);
     p
 }
 
-#[tokio::test]
-async fn golden_example_plugins_still_work() {
-    let upper = load("upper", PluginOptions::default()).await;
-    let out: String = upper.call("upper", "golden").await.unwrap();
-    assert_eq!(out, "GOLDEN");
-
-    let redact = load("redact", PluginOptions::default()).await;
-    let out: String = redact
-        .call("redact", "write to ann@example.org")
-        .await
-        .unwrap();
-    assert_eq!(out, "write to ***@example.org");
-
-    let stats = load("stats", PluginOptions::default().max_instances(1)).await;
+/// `stats` counts per instance (no kv grant): 1, then 2 on the same instance.
+async fn stats_counts(stats: &wasp_host::Plugin) {
     for expected in 1..=2 {
         let Json(v): Json<serde_json::Value> = stats
             .call("process", Json(serde_json::json!({"type": "x"})))
@@ -77,15 +86,10 @@ async fn golden_example_plugins_still_work() {
             .unwrap();
         assert_eq!(v["seen"], expected);
     }
-
-    let wc = load("wordcount", PluginOptions::default()).await;
-    let Json(v): Json<serde_json::Value> = wc.call("count", "a b c").await.unwrap();
-    assert_eq!(v["words"], 3);
 }
 
-#[tokio::test]
-async fn golden_hostile_plugin_is_still_contained() {
-    let h = load("hostile", PluginOptions::default()).await;
+/// The hostile fixture's faults are still contained and told apart.
+async fn hostile_is_contained(h: &wasp_host::Plugin) {
     let err = h.call_raw("panic", b"old panic").await.unwrap_err();
     assert!(
         matches!(
@@ -101,4 +105,59 @@ async fn golden_hostile_plugin_is_still_contained() {
     assert!(matches!(err, Error::Plugin { .. }), "{err:?}");
     let n: String = h.call("count", "").await.unwrap();
     assert_eq!(n, "1");
+}
+
+#[tokio::test]
+async fn golden_example_plugins_still_work() {
+    let upper = load(ApiVersion::V0_1_0, "upper", PluginOptions::default()).await;
+    let out: String = upper.call("upper", "golden").await.unwrap();
+    assert_eq!(out, "GOLDEN");
+
+    let redact = load(ApiVersion::V0_1_0, "redact", PluginOptions::default()).await;
+    let out: String = redact
+        .call("redact", "write to ann@example.org")
+        .await
+        .unwrap();
+    assert_eq!(out, "write to ***@example.org");
+
+    let stats = load(
+        ApiVersion::V0_1_0,
+        "stats",
+        PluginOptions::default().max_instances(1),
+    )
+    .await;
+    stats_counts(&stats).await;
+
+    let wc = load(ApiVersion::V0_1_0, "wordcount", PluginOptions::default()).await;
+    let Json(v): Json<serde_json::Value> = wc.call("count", "a b c").await.unwrap();
+    assert_eq!(v["words"], 3);
+}
+
+#[tokio::test]
+async fn golden_hostile_plugin_is_still_contained() {
+    let h = load(ApiVersion::V0_1_0, "hostile", PluginOptions::default()).await;
+    hostile_is_contained(&h).await;
+}
+
+#[tokio::test]
+async fn golden_v0_2_0_plugins_still_work() {
+    let upper = load(ApiVersion::V0_2_0, "upper", PluginOptions::default()).await;
+    let out: String = upper.call("upper", "golden").await.unwrap();
+    assert_eq!(out, "GOLDEN");
+
+    let stats = load(
+        ApiVersion::V0_2_0,
+        "stats",
+        PluginOptions::default().max_instances(1),
+    )
+    .await;
+    stats_counts(&stats).await;
+
+    let h = load(ApiVersion::V0_2_0, "hostile", PluginOptions::default()).await;
+    hostile_is_contained(&h).await;
+    // A 0.2.0 plugin has no call-batch: the host calls it once per input.
+    let inputs = vec![b"a".to_vec(), b"b".to_vec()];
+    let out = h.call_batch("echo", &inputs).await.unwrap();
+    let out: Vec<Vec<u8>> = out.into_iter().map(Result::unwrap).collect();
+    assert_eq!(out, inputs);
 }

@@ -203,7 +203,7 @@ async fn eight_tasks_ten_thousand_calls_three_plugins_and_a_reload() {
         "{documented} calls failed with documented errors"
     );
     let swapped = plugins.get("swapped").unwrap();
-    assert_eq!(swapped.api_version(), wasp_host::ApiVersion::V0_2_0);
+    assert_eq!(swapped.api_version(), wasp_host::ApiVersion::V0_3_0);
     for name in ["swapped", "redact", "wordcount"] {
         let s = plugins.get(name).unwrap().stats();
         eprintln!(

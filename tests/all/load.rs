@@ -12,9 +12,9 @@ async fn core_module_is_adapted_and_reports_info() {
         .await
         .unwrap();
     assert!(p.was_adapted());
-    // The example plugins are built with the current SDK (0.2.0); the golden
+    // The example plugins are built with the current SDK (0.3.0); the golden
     // binaries cover 0.1.0.
-    assert_eq!(p.api_version(), ApiVersion::V0_2_0);
+    assert_eq!(p.api_version(), ApiVersion::V0_3_0);
     assert_eq!(p.info().name, "upper");
     assert!(p.info().functions.iter().any(|f| f == "upper"));
     assert!(p.imports().iter().any(|i| i.starts_with("wasi:")));

@@ -22,7 +22,7 @@ async fn inspect_never_runs_init() {
         assert!(i.problem.is_none(), "{name}: {:?}", i.problem);
         let info = i.info.expect("info is read");
         assert_eq!(info.functions, ["echo"], "{name}");
-        assert_eq!(i.api_version, Some(wasp_host::ApiVersion::V0_2_0));
+        assert_eq!(i.api_version, Some(wasp_host::ApiVersion::V0_3_0));
     }
 }
 

@@ -34,8 +34,8 @@ async fn plugins_of_both_versions_serve_side_by_side() {
         .await
         .unwrap();
     assert_eq!(old.api_version(), ApiVersion::V0_1_0);
-    assert_eq!(new.api_version(), ApiVersion::V0_2_0);
-    assert_eq!(new.sdk_version(), Some("0.2.0"));
+    assert_eq!(new.api_version(), ApiVersion::V0_3_0);
+    assert_eq!(new.sdk_version(), Some("0.3.0"));
     assert_eq!(old.sdk_version(), None);
     // One pipeline through both: old then new then old.
     let mut event = serde_json::json!({"message": "mixed"})
@@ -170,7 +170,7 @@ async fn version_9_is_refused_naming_the_supported_versions() {
         .unwrap_err();
     let text = err.to_string();
     assert!(
-        text.contains("wasp:plugin@9.9.0") && text.contains("0.1.0, 0.2.0"),
+        text.contains("wasp:plugin@9.9.0") && text.contains("0.1.0, 0.2.0, 0.3.0"),
         "{text}"
     );
     assert!(text.contains("upgrade the host"), "{text}");

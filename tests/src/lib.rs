@@ -20,6 +20,7 @@
 //! | [`SANDBOX`](fixtures::SANDBOX) | `tests/fixtures/sandbox` | tries every way out of its sandbox and reports what happened |
 //! | [`INIT_LOOP`](fixtures::INIT_LOOP) | `tests/fixtures/init-loop` | an `init` that never returns (`check` and `inspect` must not run it) |
 //! | [`INIT_TRAP`](fixtures::INIT_TRAP) | `tests/fixtures/init-trap` | an `init` that panics |
+//! | [`BATCH_LIAR`](fixtures::BATCH_LIAR) | `tests/fixtures/batch-liar` | a 0.3.0 plugin (plain wit-bindgen) whose `call-batch` returns too few (`process`) or too many (`long`) results |
 //!
 //! [`foreach_fixture!`] calls a macro once per fixture, with the fixture's snake-case
 //! name and its constant's name, so that a test module can make an untested fixture
@@ -50,6 +51,7 @@
 //!     fn sandbox() {}
 //!     fn init_loop() {}
 //!     fn init_trap() {}
+//!     fn batch_liar() {}
 //! }
 //! ```
 //!
@@ -90,7 +92,7 @@ mod tests {
     /// `noworld`; names and paths agree.
     #[test]
     fn fixtures_are_core_modules_with_a_world() {
-        assert_eq!(fixtures::ALL.len(), 10);
+        assert_eq!(fixtures::ALL.len(), 11);
         for &(name, path) in fixtures::ALL {
             let bytes = super::wasm_bytes(path);
             assert!(

@@ -96,6 +96,14 @@ pub(crate) fn expand(input: TokenStream) -> syn::Result<TokenStream> {
                 ) -> ::core::result::Result<::std::vec::Vec<u8>, #guest::PluginError> {
                     ::wasp_sdk::__private::export_call(&__WASP_PLUGIN, &function, input)
                 }
+                fn call_batch(
+                    function: ::std::string::String,
+                    inputs: ::std::vec::Vec<::std::vec::Vec<u8>>,
+                ) -> ::std::vec::Vec<
+                    ::core::result::Result<::std::vec::Vec<u8>, #guest::PluginError>,
+                > {
+                    ::wasp_sdk::__private::export_call_batch(&__WASP_PLUGIN, &function, inputs)
+                }
                 fn shutdown() {
                     ::wasp_sdk::__private::export_shutdown(&__WASP_PLUGIN)
                 }
@@ -283,7 +291,7 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("__wasp_shutdown"), "{out}");
-        // The export exists anyway: the 0.2.0 world requires it.
+        // The export exists anyway: the world requires it.
         assert!(out.contains("fn shutdown ()"), "{out}");
         assert!(
             out.contains("& [__wasp_plugin_fn_upper , __wasp_plugin_fn_shout]"),

@@ -1,0 +1,532 @@
+//! The engine of `wasp run`: JSON lines in, each event through the stages
+//! (`process`), JSON lines out, in input order; failures to the dead-letter output.
+//!
+//! # Shape
+//!
+//! ```text
+//! reader thread ──chunk──▶ stage 1 task ──▶ stage 2 task ──▶ … ──▶ writer thread
+//!  (lines, seq)            (≤ max-instances chunks at once)        (reorder, kv sync,
+//!                                                                    buffered writes)
+//! ```
+//!
+//! - The **reader** (a blocking thread) reads lines into *chunks*: consecutive
+//!   events, numbered, closed when [`CHUNK_EVENTS`] events or [`CHUNK_BYTES`] bytes
+//!   are in, or when no more input is buffered (it never waits to fill a chunk, so
+//!   an interactive input goes through at once).
+//! - Each **stage** is a task with a bounded channel in front of it: stage 2 works on
+//!   chunk n while stage 1 works on chunk n + 1, and a stage whose plugin has
+//!   `max-instances = k` works on up to k chunks at once. A stage sends a
+//!   `wasp:plugin@0.3.0` plugin its chunk's events as `call-batch`es of up to
+//!   `[pipeline] batch`; if a batch fails, its events are retried one by one with
+//!   `call`, so only the event that faults is dead-lettered. Older plugins get one
+//!   `call` per event. The stage's plugin is looked up per chunk, so a reload takes
+//!   effect at the next chunk.
+//! - The **writer** (a blocking thread) puts chunks back in input order (a reorder
+//!   buffer keyed by chunk number), waits until the kv writes of the events it is
+//!   about to release are durable ([`wasp_host::Runtime::kv_sync_blocking`]), and
+//!   writes through one buffered writer per output, flushed whenever no finished
+//!   chunk is waiting, and at least every [`FLUSH_EVERY`].
+//! - **Back-pressure**: at most [`WINDOW`] chunks are between the reader and the
+//!   writer (a permit travels with each chunk), so memory stays flat on an endless
+//!   input and a stuck event cannot make the reorder buffer grow without bound.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufWriter, Read, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use wasp_host::{Error, Plugin, Plugins, Runtime};
+
+/// Longest input line accepted; a longer one is dead-lettered unread.
+pub(crate) const MAX_LINE: usize = 64 << 20;
+/// Most chunks between the reader and the writer.
+const WINDOW: usize = 64;
+/// Chunks waiting in front of each stage and of the writer.
+const QUEUE: usize = 4;
+/// A chunk closes at this many events (or `[pipeline] batch`, if larger) …
+const CHUNK_EVENTS: usize = 256;
+/// … or this many bytes of input.
+const CHUNK_BYTES: usize = 1 << 20;
+/// The longest the writer keeps output in its buffer while it is busy.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// The function every stage runs.
+const PROCESS: &str = "process";
+
+/// What the pipeline did, counted by the writer.
+#[derive(Default, Debug)]
+pub(crate) struct Totals {
+    /// Events read (non-blank lines).
+    pub(crate) events: u64,
+    /// Events written to the output.
+    pub(crate) out: u64,
+    /// Events a stage filtered out (returned nothing).
+    pub(crate) dropped: u64,
+    /// Events dead-lettered.
+    pub(crate) dead: u64,
+}
+
+/// Why the pipeline stopped before the end of its input.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PipelineError {
+    #[error("cannot read the input: {0}")]
+    Read(#[source] std::io::Error),
+    #[error("cannot write the output: {0}")]
+    Write(#[source] std::io::Error),
+    #[error("cannot write a dead letter: {0}")]
+    DeadLetter(#[source] std::io::Error),
+    #[error("outputs held back: {0}")]
+    KvSync(#[source] Error),
+    #[error("a pipeline task failed: {0}")]
+    Task(String),
+}
+
+/// One event on its way through the stages.
+struct Event {
+    /// The input line, for the dead letter.
+    original: Vec<u8>,
+    slot: Slot,
+}
+
+enum Slot {
+    /// Still going: what the next stage gets (or the output, after the last).
+    Live(Vec<u8>),
+    /// A stage returned nothing: filtered out.
+    Dropped,
+    /// Failed: the dead letter.
+    Dead(Value),
+}
+
+/// Consecutive events, numbered in input order.
+struct Chunk {
+    seq: u64,
+    events: Vec<Event>,
+    /// Returned to the window when the writer is done with the chunk.
+    _permit: OwnedSemaphorePermit,
+}
+
+/// How to run: the stages in order, and the largest `call-batch`.
+pub(crate) struct Pipeline {
+    pub(crate) runtime: Runtime,
+    pub(crate) plugins: Plugins,
+    pub(crate) stages: Vec<String>,
+    pub(crate) batch: usize,
+}
+
+impl Pipeline {
+    /// Runs `input` through the stages to `out` and `dead` until the input ends.
+    ///
+    /// # Errors
+    /// An input that cannot be read, an output that cannot be written, a kv store
+    /// that cannot make writes durable. What was written before stays written.
+    pub(crate) async fn run(
+        self,
+        input: Box<dyn Read + Send>,
+        out: Box<dyn Write + Send>,
+        dead: Box<dyn Write + Send>,
+    ) -> Result<Totals, PipelineError> {
+        let window = Arc::new(Semaphore::new(WINDOW));
+        let chunk_events = self.batch.clamp(CHUNK_EVENTS, 4096);
+        let (first_tx, mut rx) = mpsc::channel::<Chunk>(QUEUE);
+        let handle = tokio::runtime::Handle::current();
+        let reader = {
+            let handle = handle.clone();
+            std::thread::Builder::new()
+                .name("wasp-run-reader".into())
+                .spawn(move || read_chunks(input, chunk_events, &window, &first_tx, &handle))
+                .map_err(|e| PipelineError::Task(format!("cannot start the reader: {e}")))?
+        };
+        let mut stages = Vec::new();
+        for name in &self.stages {
+            let (tx, next_rx) = mpsc::channel::<Chunk>(QUEUE);
+            let stage = Stage {
+                plugins: self.plugins.clone(),
+                name: name.clone(),
+                batch: self.batch,
+            };
+            let concurrency = self
+                .plugins
+                .get(name)
+                .map_or(1, |p| p.options().max_instances.max(1) as usize);
+            stages.push(tokio::spawn(stage.run(rx, tx, concurrency)));
+            rx = next_rx;
+        }
+        let runtime = self.runtime.clone();
+        let writer = std::thread::Builder::new()
+            .name("wasp-run-writer".into())
+            .spawn(move || write_chunks(rx, out, dead, &runtime))
+            .map_err(|e| PipelineError::Task(format!("cannot start the writer: {e}")))?;
+        let mut failed = None;
+        for s in stages {
+            if let Err(e) = s.await {
+                failed.get_or_insert(PipelineError::Task(format!("a stage task failed: {e}")));
+            }
+        }
+        let (read, written) = tokio::task::spawn_blocking(move || {
+            let read = reader.join();
+            let written = writer.join();
+            (read, written)
+        })
+        .await
+        .map_err(|e| PipelineError::Task(e.to_string()))?;
+        let events = match read {
+            Ok(r) => r?,
+            Err(_) => return Err(PipelineError::Task("the reader panicked".into())),
+        };
+        let mut totals = match written {
+            Ok(w) => w?,
+            Err(_) => return Err(PipelineError::Task("the writer panicked".into())),
+        };
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        totals.events = events;
+        Ok(totals)
+    }
+}
+
+/// The reader thread: lines into chunks. Returns the number of events read.
+fn read_chunks(
+    input: Box<dyn Read + Send>,
+    chunk_events: usize,
+    window: &Arc<Semaphore>,
+    tx: &mpsc::Sender<Chunk>,
+    handle: &tokio::runtime::Handle,
+) -> Result<u64, PipelineError> {
+    let mut reader = std::io::BufReader::with_capacity(256 << 10, input);
+    let mut seq = 0;
+    let mut count = 0;
+    let mut line = Vec::new();
+    let mut eof = false;
+    while !eof {
+        let Ok(permit) = handle.block_on(Arc::clone(window).acquire_owned()) else {
+            break;
+        };
+        let mut events = Vec::new();
+        let mut bytes = 0;
+        loop {
+            line.clear();
+            let n = (&mut reader)
+                .take(MAX_LINE as u64 + 1)
+                .read_until(b'\n', &mut line)
+                .map_err(PipelineError::Read)?;
+            if n == 0 {
+                eof = true;
+                break;
+            }
+            if line.len() > MAX_LINE && !line.ends_with(b"\n") {
+                // Skip the rest of an over-long line.
+                skip_line(&mut reader).map_err(PipelineError::Read)?;
+                events.push(Event {
+                    original: Vec::new(),
+                    slot: Slot::Dead(json!({
+                        "event": null,
+                        "stage": null,
+                        "kind": "bad-input",
+                        "error": format!("input line longer than {MAX_LINE} bytes"),
+                    })),
+                });
+            } else if let Some(event) = event_of(trim(&line)) {
+                bytes += line.len();
+                events.push(event);
+            }
+            if events.len() >= chunk_events || bytes >= CHUNK_BYTES || reader.buffer().is_empty() {
+                break;
+            }
+        }
+        if events.is_empty() {
+            continue;
+        }
+        count += events.len() as u64;
+        let chunk = Chunk {
+            seq,
+            events,
+            _permit: permit,
+        };
+        seq += 1;
+        if tx.blocking_send(chunk).is_err() {
+            break; // the pipeline stopped
+        }
+    }
+    Ok(count)
+}
+
+/// Reads and drops the rest of a line, in bounded pieces.
+fn skip_line(reader: &mut impl BufRead) -> std::io::Result<()> {
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                reader.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let n = buf.len();
+                reader.consume(n);
+            }
+        }
+    }
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let b = b.strip_suffix(b"\n").unwrap_or(b);
+    b.strip_suffix(b"\r").unwrap_or(b)
+}
+
+/// The event of one input line: `None` for a blank line, a dead letter for a line
+/// that is not JSON.
+fn event_of(line: &[u8]) -> Option<Event> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    let slot = match serde_json::from_slice::<serde::de::IgnoredAny>(line) {
+        Ok(_) => Slot::Live(line.to_vec()),
+        Err(e) => Slot::Dead(json!({
+            "event": String::from_utf8_lossy(line),
+            "stage": null,
+            "kind": "bad-input",
+            "error": format!("the input line is not JSON: {e}"),
+        })),
+    };
+    Some(Event {
+        original: line.to_vec(),
+        slot,
+    })
+}
+
+/// One stage of the pipeline.
+struct Stage {
+    plugins: Plugins,
+    name: String,
+    batch: usize,
+}
+
+impl Stage {
+    /// Takes chunks from `rx`, works on up to `concurrency` at once, and sends each
+    /// on when it is done (not necessarily in order: the writer reorders).
+    async fn run(self, mut rx: mpsc::Receiver<Chunk>, tx: mpsc::Sender<Chunk>, concurrency: usize) {
+        let stage = Arc::new(self);
+        let mut running = tokio::task::JoinSet::new();
+        let mut open = true;
+        while open || !running.is_empty() {
+            tokio::select! {
+                done = running.join_next(), if !running.is_empty() => {
+                    let sent = match done {
+                        Some(Ok(chunk)) => tx.send(chunk).await.is_ok(),
+                        Some(Err(e)) => {
+                            // The chunk is lost: the writer reports the gap.
+                            eprintln!("error: stage '{}' lost a chunk of events: {e}", stage.name);
+                            true
+                        }
+                        None => true,
+                    };
+                    if !sent {
+                        return; // the writer stopped
+                    }
+                }
+                next = rx.recv(), if open && running.len() < concurrency => {
+                    match next {
+                        Some(chunk) => {
+                            let stage = Arc::clone(&stage);
+                            running.spawn(async move { stage.process(chunk).await });
+                        }
+                        None => open = false,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs the chunk's live events through this stage's plugin.
+    async fn process(&self, mut chunk: Chunk) -> Chunk {
+        let plugin = match self.plugins.get(&self.name) {
+            Ok(p) => p,
+            Err(e) => {
+                for event in &mut chunk.events {
+                    if matches!(event.slot, Slot::Live(_)) {
+                        event.slot = Slot::Dead(letter(event, &self.name, "error", &e.to_string()));
+                    }
+                }
+                return chunk;
+            }
+        };
+        let live: Vec<usize> = (0..chunk.events.len())
+            .filter(|&i| matches!(chunk.events[i].slot, Slot::Live(_)))
+            .collect();
+        if self.batch > 1 && plugin.api_version().has_call_batch() {
+            for group in live.chunks(self.batch) {
+                self.batch_call(&plugin, &mut chunk.events, group).await;
+            }
+        } else {
+            for i in live {
+                let event = &mut chunk.events[i];
+                let input = take_live(event);
+                let result = plugin.call_raw(PROCESS, &input).await;
+                self.settle(&plugin, event, result);
+            }
+        }
+        chunk
+    }
+
+    /// One `call-batch` for the events at `group`; if it fails, one `call` each.
+    async fn batch_call(&self, plugin: &Plugin, events: &mut [Event], group: &[usize]) {
+        let inputs: Vec<Vec<u8>> = group.iter().map(|&i| take_live(&mut events[i])).collect();
+        match plugin.call_batch(PROCESS, &inputs).await {
+            Ok(results) => {
+                for (&i, result) in group.iter().zip(results) {
+                    self.settle(plugin, &mut events[i], result);
+                }
+            }
+            Err(e) => {
+                if e.fault().is_some() {
+                    eprintln!(
+                        "warning: {e}; retrying its {} events one by one",
+                        inputs.len()
+                    );
+                }
+                for (&i, input) in group.iter().zip(&inputs) {
+                    let result = plugin.call_raw(PROCESS, input).await;
+                    self.settle(plugin, &mut events[i], result);
+                }
+            }
+        }
+    }
+
+    /// Puts a stage's result into the event's slot.
+    fn settle(&self, plugin: &Plugin, event: &mut Event, result: wasp_host::Result<Vec<u8>>) {
+        event.slot = match result {
+            Ok(out) if out.iter().all(u8::is_ascii_whitespace) => Slot::Dropped,
+            Ok(out) => match serde_json::from_slice::<serde::de::IgnoredAny>(&out) {
+                Err(e) => Slot::Dead(letter(
+                    event,
+                    plugin.name(),
+                    "bad-output",
+                    &format!(
+                        "stage '{}' returned something that is not JSON: {e}",
+                        plugin.name()
+                    ),
+                )),
+                // Keep events on one line whatever the plugin returned.
+                Ok(_) if out.contains(&b'\n') => match serde_json::from_slice::<Value>(&out) {
+                    Ok(v) => Slot::Live(v.to_string().into_bytes()),
+                    Err(_) => Slot::Live(out),
+                },
+                Ok(_) => Slot::Live(out),
+            },
+            Err(e) => {
+                let kind = match &e {
+                    Error::Plugin { .. } => "plugin-error".to_string(),
+                    Error::Fault { fault, .. } => format!("fault:{}", fault.kind()),
+                    Error::Quarantined { .. } => "quarantined".to_string(),
+                    _ => "error".to_string(),
+                };
+                Slot::Dead(letter(event, plugin.name(), &kind, &e.to_string()))
+            }
+        };
+    }
+}
+
+/// The live bytes of an event, leaving it empty until the stage settles it.
+fn take_live(event: &mut Event) -> Vec<u8> {
+    match &mut event.slot {
+        Slot::Live(bytes) => std::mem::take(bytes),
+        _ => Vec::new(),
+    }
+}
+
+/// The dead letter of `event`, failed at `stage`.
+fn letter(event: &Event, stage: &str, kind: &str, error: &str) -> Value {
+    let original = serde_json::from_slice::<Value>(&event.original)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&event.original).into_owned()));
+    json!({"event": original, "stage": stage, "kind": kind, "error": error})
+}
+
+/// The writer thread: chunks back in order, kv made durable, lines out.
+fn write_chunks(
+    mut rx: mpsc::Receiver<Chunk>,
+    out: Box<dyn Write + Send>,
+    dead: Box<dyn Write + Send>,
+    runtime: &Runtime,
+) -> Result<Totals, PipelineError> {
+    let mut out = BufWriter::with_capacity(64 << 10, out);
+    let mut dead = BufWriter::with_capacity(16 << 10, dead);
+    let mut totals = Totals::default();
+    let mut waiting: BTreeMap<u64, Chunk> = BTreeMap::new();
+    let mut next = 0;
+    let mut flushed = Instant::now();
+    let flush = |out: &mut BufWriter<_>, dead: &mut BufWriter<_>| -> Result<(), PipelineError> {
+        out.flush().map_err(PipelineError::Write)?;
+        dead.flush().map_err(PipelineError::DeadLetter)
+    };
+    let mut open = true;
+    while open {
+        // Take every chunk that is done, without waiting; wait only when none is.
+        match rx.try_recv() {
+            Ok(chunk) => {
+                waiting.insert(chunk.seq, chunk);
+                continue;
+            }
+            Err(mpsc::error::TryRecvError::Disconnected) => open = false,
+            Err(mpsc::error::TryRecvError::Empty) => {
+                if !waiting.contains_key(&next) {
+                    flush(&mut out, &mut dead)?;
+                    flushed = Instant::now();
+                    match rx.blocking_recv() {
+                        Some(chunk) => {
+                            waiting.insert(chunk.seq, chunk);
+                            continue;
+                        }
+                        None => open = false,
+                    }
+                }
+            }
+        }
+        let mut ready = Vec::new();
+        while let Some(chunk) = waiting.remove(&next) {
+            ready.push(chunk);
+            next += 1;
+        }
+        if ready.is_empty() {
+            continue;
+        }
+        // What the stages wrote to kv for these events is on disk before their
+        // outputs are released.
+        runtime.kv_sync_blocking().map_err(PipelineError::KvSync)?;
+        for chunk in ready {
+            for event in chunk.events {
+                match event.slot {
+                    Slot::Live(bytes) => {
+                        totals.out += 1;
+                        out.write_all(&bytes)
+                            .and_then(|()| out.write_all(b"\n"))
+                            .map_err(PipelineError::Write)?;
+                    }
+                    Slot::Dropped => totals.dropped += 1,
+                    Slot::Dead(letter) => {
+                        totals.dead += 1;
+                        serde_json::to_writer(&mut dead, &letter)
+                            .map_err(std::io::Error::from)
+                            .and_then(|()| dead.write_all(b"\n"))
+                            .map_err(PipelineError::DeadLetter)?;
+                    }
+                }
+            }
+        }
+        if flushed.elapsed() >= FLUSH_EVERY {
+            flush(&mut out, &mut dead)?;
+            flushed = Instant::now();
+        }
+    }
+    flush(&mut out, &mut dead)?;
+    if !waiting.is_empty() {
+        return Err(PipelineError::Task(format!(
+            "{} chunks of events were not written: an earlier chunk was lost",
+            waiting.len()
+        )));
+    }
+    Ok(totals)
+}
