@@ -51,6 +51,21 @@ const PINS: &[(&str, &str, &str)] = &[
         "hostile",
         "fabfbdb246d884f6c1a5e8018f0746d533a588e6850ec4cd0947e21081d0011d",
     ),
+    (
+        "0.3.0",
+        "upper",
+        "c99cdb5216b87279d2800afd615cb3c12aced4e7f1084490ab1157716625d6a2",
+    ),
+    (
+        "0.3.0",
+        "stats",
+        "98e7889edf3e5d7054ac17dc414b3a0a85f5ebb443d01868ed1085534658178c",
+    ),
+    (
+        "0.3.0",
+        "hostile",
+        "18ac41d9a2804172149112baf0105f769132cca8fbd77c0c8816a283028f0147",
+    ),
 ];
 
 /// Loads golden plugin `name` of world `version`, pinned, and checks that the host
@@ -160,4 +175,35 @@ async fn golden_v0_2_0_plugins_still_work() {
     let out = h.call_batch("echo", &inputs).await.unwrap();
     let out: Vec<Vec<u8>> = out.into_iter().map(Result::unwrap).collect();
     assert_eq!(out, inputs);
+}
+
+#[tokio::test]
+async fn golden_v0_3_0_plugins_still_work() {
+    let upper = load(ApiVersion::V0_3_0, "upper", PluginOptions::default()).await;
+    let out: String = upper.call("upper", "golden").await.unwrap();
+    assert_eq!(out, "GOLDEN");
+    // Its call-batch, built by the SDK of its day.
+    let words = vec![b"a".to_vec(), b"b".to_vec()];
+    let out: Vec<Vec<u8>> = upper
+        .call_batch("upper", &words)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(out, [b"A".to_vec(), b"B".to_vec()]);
+
+    let stats = load(
+        ApiVersion::V0_3_0,
+        "stats",
+        PluginOptions::default().max_instances(1),
+    )
+    .await;
+    stats_counts(&stats).await;
+
+    let h = load(ApiVersion::V0_3_0, "hostile", PluginOptions::default()).await;
+    hostile_is_contained(&h).await;
+    let batch = vec![b"{}".to_vec(), b"{\"poison\":\"fail\"}".to_vec()];
+    let out = h.call_batch("process", &batch).await.unwrap();
+    assert!(out[0].is_ok() && matches!(out[1], Err(Error::Plugin { .. })));
 }
