@@ -95,6 +95,7 @@ pub(crate) async fn run(a: Args) -> CliResult {
         state.as_deref(),
         // One call, then the process ends: each write durable before it returns.
         std::time::Duration::ZERO,
+        crate::pool_for(None).saturating_add(options.max_instances),
     )?;
     let plugin = runtime.load_file_as(&name, &path, options).await?;
     let out: Vec<u8> = plugin.call_with(&a.function, input, call).await?;

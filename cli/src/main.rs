@@ -82,6 +82,18 @@ impl Failure {
 
 pub(crate) type CliResult = Result<(), Failure>;
 
+/// The instance pool a manifest needs: every plugin at `max-instances`, twice
+/// (a reload starts the new version's instances while the old one's finish),
+/// and some room for `check` and `inspect`.
+pub(crate) fn pool_for(manifest: Option<&wasp_host::manifest::Manifest>) -> u32 {
+    let declared: u32 = manifest.map_or(0, |m| {
+        m.plugins()
+            .map(|(_, e)| e.options().max_instances)
+            .fold(0u32, u32::saturating_add)
+    });
+    declared.saturating_mul(2).saturating_add(16)
+}
+
 fn init_logging(verbose: u8, quiet_default: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = match std::env::var("WASP_LOG") {
@@ -174,13 +186,17 @@ fn default_cache_dir() -> Option<PathBuf> {
 /// cache of the command line. A cache that cannot be used is skipped with a
 /// warning: it only makes loading faster.
 /// The runtime of a command: kv at `state` (else in memory) with group commits of
-/// `kv_commit`, and the compile cache when there is one.
+/// `kv_commit`, a pool of `instances` instances, and the compile cache when there
+/// is one.
 pub(crate) fn build_runtime(
     state: Option<&std::path::Path>,
     kv_commit: std::time::Duration,
+    instances: u32,
 ) -> Result<wasp_host::Runtime, Failure> {
     let build = |cache: Option<&std::path::Path>| {
-        let mut b = wasp_host::Runtime::builder().kv_commit(kv_commit);
+        let mut b = wasp_host::Runtime::builder()
+            .kv_commit(kv_commit)
+            .instance_pool(instances);
         if let Some(path) = state {
             b = b.state(path);
         }

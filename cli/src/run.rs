@@ -61,7 +61,11 @@ pub(crate) async fn run(a: Args) -> CliResult {
                     .join("wasp-state.db")
             })
         });
-    let runtime = build_runtime(state.as_deref(), manifest.kv_commit())?;
+    let runtime = build_runtime(
+        state.as_deref(),
+        manifest.kv_commit(),
+        crate::pool_for(Some(&manifest)),
+    )?;
     let plugins = runtime.load(&manifest).await?;
     // Stages are looked up per chunk of events, so a reload takes effect at the next.
     for s in &stages {

@@ -185,6 +185,19 @@ pub enum Error {
         waited: Duration,
     },
 
+    /// The runtime's instance pool has no free slot: as many instances as it
+    /// holds are alive across all plugins (the pooling allocator's size, set with
+    /// [`crate::RuntimeBuilder::instance_pool`]). Nothing ran; retry later.
+    #[error(
+        "plugin '{plugin}': the runtime's pool of {size} instances is full (instances of all plugins count); retry later, or build the runtime with a larger instance_pool"
+    )]
+    PoolFull {
+        /// The plugin that wanted an instance.
+        plugin: String,
+        /// The pool's size.
+        size: u32,
+    },
+
     /// The plugin was unloaded (or replaced by a reload) before the call got an
     /// instance.
     #[error("plugin '{plugin}' was unloaded")]

@@ -118,6 +118,18 @@ impl Instance {
             tokio::time::timeout_at(deadline.into(), spec.pre.instantiate(&mut store)).await;
         let bindings = match instantiated {
             Ok(Ok(b)) => b,
+            Ok(Err(e))
+                if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+                    .is_some() =>
+            {
+                return Err(Error::PoolFull {
+                    plugin: spec.name.to_string(),
+                    size: spec
+                        .engine
+                        .get_pooling_config()
+                        .map_or(0, |c| c.get_total_component_instances()),
+                });
+            }
             Ok(Err(e)) => {
                 let ctx = TrapContext {
                     memory_refused: store.data().limiter.refused,

@@ -67,7 +67,7 @@ pub use loader::{DEFAULT_KV_QUOTA, Inspection};
 pub use metrics::PluginStats;
 pub use plugin::Plugin;
 pub use registry::Plugins;
-pub use runtime::{DEFAULT_EPOCH_TICK, Runtime, RuntimeBuilder};
+pub use runtime::{DEFAULT_EPOCH_TICK, DEFAULT_INSTANCE_POOL, Runtime, RuntimeBuilder};
 pub use spec::ParseError;
 pub use spec::api::ApiVersion;
 pub use spec::grants::{FileGrant, FileMode, Grants, NetGrant};

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::component::Linker;
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 use wasp_codec::{FromBytes, IntoBytes};
 
 use crate::capability::{HostFn, HostFnContext, HostFns};
@@ -41,8 +41,12 @@ pub struct RuntimeBuilder {
     cache_dir: Option<PathBuf>,
     epoch_tick: Duration,
     kv_commit: Duration,
+    instance_pool: u32,
     duplicate: Option<String>,
 }
+
+/// Instances the pooling allocator holds by default ([`RuntimeBuilder::instance_pool`]).
+pub const DEFAULT_INSTANCE_POOL: u32 = 1000;
 
 impl RuntimeBuilder {
     /// Registers a host function over bytes that plugins granted `name` (manifest
@@ -137,6 +141,28 @@ impl RuntimeBuilder {
         self
     }
 
+    /// How many instances, across all plugins, may be alive at once: the size of
+    /// wasmtime's pooling allocator, which keeps memories, tables and stacks in
+    /// slots reserved once (virtual address space, touched only as used) and
+    /// reuses them, so creating an instance costs no `mmap`. An instance beyond
+    /// the pool is refused with [`Error::PoolFull`]. Each slot reserves a 4 GiB
+    /// window of address space per linear memory (the guard that lets compiled
+    /// code skip bounds checks), so 1000 slots reserve a few TiB of the 128 TiB a
+    /// 64-bit process has. When the system refuses the reservation (`ulimit -v`,
+    /// some containers), the runtime falls back to allocating on demand and logs
+    /// why ([`Runtime::instance_pool`] is then `None`). 0 allocates on demand.
+    /// Default: [`DEFAULT_INSTANCE_POOL`].
+    ///
+    /// ```
+    /// let rt = wasp_host::Runtime::builder().instance_pool(64).build()?;
+    /// assert!(matches!(rt.instance_pool(), Some(64) | None));
+    /// # Ok::<(), wasp_host::Error>(())
+    /// ```
+    pub fn instance_pool(mut self, instances: u32) -> Self {
+        self.instance_pool = instances;
+        self
+    }
+
     /// Caches compiled plugins in `dir` (created with mode 0700; refused if other
     /// users may write to it). The second load of the same file skips adapting
     /// and compiling. Default: no disk cache.
@@ -183,7 +209,7 @@ impl RuntimeBuilder {
         config.epoch_interruption(true);
         // We do not use component-model async; this halves the cost of a call.
         config.concurrency_support(false);
-        let engine = Engine::new(&config).map_err(|source| SetupError::Engine { source })?;
+        let engine = engine_with_pool(&mut config, self.instance_pool)?;
 
         let mut linker = Linker::<StoreState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|source| SetupError::Link {
@@ -225,6 +251,38 @@ impl RuntimeBuilder {
             }),
         })
     }
+}
+
+/// The engine, with a pooling allocator of `instances` slots when the system grants
+/// the reservation, else allocating on demand (logged).
+fn engine_with_pool(config: &mut Config, instances: u32) -> Result<Engine> {
+    if instances > 0 {
+        let mut pool = PoolingAllocationConfig::new();
+        // A plugin is an adapted component: the module, WASI's adapter and the
+        // shims of wit-component are core instances of one component instance.
+        pool.total_component_instances(instances)
+            .total_core_instances(instances.saturating_mul(8))
+            .total_memories(instances.saturating_mul(2))
+            .total_tables(instances.saturating_mul(4))
+            // One fiber stack per running call: calls never outnumber instances.
+            .total_stacks(instances)
+            .max_memories_per_module(2)
+            // The limiter enforces each plugin's `memory`; the pool allows all of
+            // wasm32's 4 GiB.
+            .max_memory_size(1 << 32);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        match Engine::new(config) {
+            Ok(engine) => return Ok(engine),
+            Err(e) => {
+                tracing::warn!(
+                    target: "wasp::runtime",
+                    "the pooling allocator ({instances} instances) is unavailable, so instances are allocated on demand: {e:#}"
+                );
+                config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+            }
+        }
+    }
+    Engine::new(config).map_err(|source| SetupError::Engine { source }.into())
 }
 
 /// Increments the engine's epoch every `tick` until the engine is dropped. The
@@ -306,6 +364,7 @@ impl Runtime {
             state: None,
             cache_dir: None,
             kv_commit: crate::manifest::DEFAULT_KV_COMMIT,
+            instance_pool: DEFAULT_INSTANCE_POOL,
         }
     }
 
@@ -454,5 +513,21 @@ impl Runtime {
             .map_err(|source| Error::KvSync {
                 source: Box::new(source),
             })
+    }
+
+    /// The size of the pooling allocator, or `None` when instances are allocated
+    /// on demand (see [`RuntimeBuilder::instance_pool`]).
+    ///
+    /// ```
+    /// let rt = wasp_host::Runtime::builder().instance_pool(0).build()?;
+    /// assert_eq!(rt.instance_pool(), None);
+    /// # Ok::<(), wasp_host::Error>(())
+    /// ```
+    pub fn instance_pool(&self) -> Option<u32> {
+        self.inner
+            .env
+            .engine
+            .get_pooling_config()
+            .map(|c| c.get_total_component_instances())
     }
 }

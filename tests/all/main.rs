@@ -15,6 +15,7 @@ mod isolation;
 mod lifecycle;
 mod load;
 mod manifest;
+mod pooling;
 mod prepare;
 mod sandbox;
 mod versions;
