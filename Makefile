@@ -7,7 +7,7 @@ WASM_DIR := target/wasm
 # path dependencies back into it, so rustfmt gets the files directly.
 GUEST_SOURCES = $(shell find plugins tests/fixtures -name '*.rs' -not -path '*/target/*')
 
-.PHONY: run test bench fmt lint plugins wasm-target doc
+.PHONY: run test bench bench-peers fmt lint plugins wasm-target doc
 
 ## Install the wasm target if it is missing (CI starts from a fresh toolchain).
 wasm-target:
@@ -26,9 +26,18 @@ run: plugins
 test: wasm-target
 	$(CARGO) test --workspace
 
-## Criterion benchmarks (see README for the table).
+## Benchmarks: criterion (per call, loading) and the custom harnesses (pipeline,
+## kv, scale; they run the release `wasp`), then the README's table regenerated.
 bench: plugins
+	$(CARGO) build --release -p wasp-cli
 	$(CARGO) bench -p wasp-benches
+	python3 scripts/bench-table.py
+
+## The same logic through Extism, a child process, raw wasmtime, native and wasp
+## (its own crate, benches/peers; not part of `make test`), then the README table.
+bench-peers: plugins
+	benches/peers/run.sh
+	python3 scripts/bench-table.py
 
 fmt:
 	$(CARGO) fmt --all

@@ -58,13 +58,22 @@ fn instantiate(c: &mut Criterion) {
     });
     g.sample_size(10);
     let bytes = std::fs::read(fixtures::UPPER).unwrap();
-    // Adapt + compile + instantiate + info + init, from bytes.
+    // Adapt + compile + instantiate + info + init, from bytes. Each iteration loads
+    // different bytes (a custom section with a counter), so neither the compile
+    // cache nor code shared with a loaded plugin can serve it.
+    let mut n = 0u64;
     g.bench_function("upper-load-cold", |b| {
-        b.to_async(&tokio).iter(|| async {
-            runtime
-                .load_bytes("upper", bytes.clone(), PluginOptions::default())
-                .await
-                .unwrap()
+        b.to_async(&tokio).iter(|| {
+            n += 1;
+            let unique = with_custom_section(&bytes, n);
+            let runtime = &runtime;
+            async move {
+                let p = runtime
+                    .load_bytes("upper", unique, PluginOptions::default())
+                    .await
+                    .unwrap();
+                assert!(!p.was_cached());
+            }
         });
     });
     // The same, with the compile cache warm: deserialize + instantiate + info + init.
@@ -73,6 +82,8 @@ fn instantiate(c: &mut Criterion) {
     tokio
         .block_on(cached.load_bytes("upper", bytes.clone(), PluginOptions::default()))
         .unwrap();
+    // Dropped within the iteration, so the next load finds no code to share and
+    // reads the cache.
     g.bench_function("upper-load-cached", |b| {
         b.to_async(&tokio).iter(|| async {
             let p = cached
@@ -80,10 +91,23 @@ fn instantiate(c: &mut Criterion) {
                 .await
                 .unwrap();
             assert!(p.was_cached());
-            p
         });
     });
     g.finish();
+}
+
+/// `module` with a custom section `bench` holding `n` appended: other bytes, the
+/// same plugin.
+fn with_custom_section(module: &[u8], n: u64) -> Vec<u8> {
+    let name = b"bench";
+    let payload = n.to_le_bytes();
+    let mut out = module.to_vec();
+    out.push(0); // custom section
+    out.push(u8::try_from(1 + name.len() + payload.len()).unwrap()); // size (LEB128, < 128)
+    out.push(u8::try_from(name.len()).unwrap());
+    out.extend_from_slice(name);
+    out.extend_from_slice(&payload);
+    out
 }
 
 criterion_group!(benches, call, instantiate);

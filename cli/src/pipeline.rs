@@ -84,8 +84,9 @@ pub(crate) enum PipelineError {
 
 /// One event on its way through the stages.
 struct Event {
-    /// The input line, for the dead letter.
-    original: Vec<u8>,
+    /// The input line, for the dead letter, once a stage has changed the event
+    /// (until then it is the live bytes themselves: no copy per event).
+    original: Option<Vec<u8>>,
     slot: Slot,
 }
 
@@ -219,7 +220,7 @@ fn read_chunks(
                 // Skip the rest of an over-long line.
                 skip_line(&mut reader).map_err(PipelineError::Read)?;
                 events.push(Event {
-                    original: Vec::new(),
+                    original: None,
                     slot: Slot::Dead(json!({
                         "event": null,
                         "stage": null,
@@ -293,7 +294,7 @@ fn event_of(line: &[u8]) -> Option<Event> {
         })),
     };
     Some(Event {
-        original: line.to_vec(),
+        original: None,
         slot,
     })
 }
@@ -366,7 +367,7 @@ impl Stage {
                 let event = &mut chunk.events[i];
                 let input = take_live(event);
                 let result = plugin.call_raw(PROCESS, &input).await;
-                self.settle(&plugin, event, result);
+                self.settle(&plugin, event, input, result);
             }
         }
         chunk
@@ -377,8 +378,8 @@ impl Stage {
         let inputs: Vec<Vec<u8>> = group.iter().map(|&i| take_live(&mut events[i])).collect();
         match plugin.call_batch(PROCESS, &inputs).await {
             Ok(results) => {
-                for (&i, result) in group.iter().zip(results) {
-                    self.settle(plugin, &mut events[i], result);
+                for ((&i, result), input) in group.iter().zip(results).zip(inputs) {
+                    self.settle(plugin, &mut events[i], input, result);
                 }
             }
             Err(e) => {
@@ -388,16 +389,33 @@ impl Stage {
                         inputs.len()
                     );
                 }
-                for (&i, input) in group.iter().zip(&inputs) {
-                    let result = plugin.call_raw(PROCESS, input).await;
-                    self.settle(plugin, &mut events[i], result);
+                for (&i, input) in group.iter().zip(inputs) {
+                    let result = plugin.call_raw(PROCESS, &input).await;
+                    self.settle(plugin, &mut events[i], input, result);
                 }
             }
         }
     }
 
-    /// Puts a stage's result into the event's slot.
-    fn settle(&self, plugin: &Plugin, event: &mut Event, result: wasp_host::Result<Vec<u8>>) {
+    /// Puts a stage's result on `input` into the event's slot.
+    fn settle(
+        &self,
+        plugin: &Plugin,
+        event: &mut Event,
+        input: Vec<u8>,
+        result: wasp_host::Result<Vec<u8>>,
+    ) {
+        // The input stays valid JSON: an output identical to it needs no check.
+        if let Ok(out) = &result
+            && *out == input
+        {
+            event.slot = Slot::Live(input);
+            return;
+        }
+        // The event changes (or fails): keep the line it started as.
+        if event.original.is_none() {
+            event.original = Some(input);
+        }
         event.slot = match result {
             Ok(out) if out.iter().all(u8::is_ascii_whitespace) => Slot::Dropped,
             Ok(out) => match serde_json::from_slice::<serde::de::IgnoredAny>(&out) {
@@ -440,8 +458,14 @@ fn take_live(event: &mut Event) -> Vec<u8> {
 
 /// The dead letter of `event`, failed at `stage`.
 fn letter(event: &Event, stage: &str, kind: &str, error: &str) -> Value {
-    let original = serde_json::from_slice::<Value>(&event.original)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&event.original).into_owned()));
+    // No original kept: no stage changed the event, its live bytes are the line.
+    let bytes = match (&event.original, &event.slot) {
+        (Some(original), _) => original.as_slice(),
+        (None, Slot::Live(live)) => live.as_slice(),
+        (None, _) => &[],
+    };
+    let original = serde_json::from_slice::<Value>(bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()));
     json!({"event": original, "stage": stage, "kind": kind, "error": error})
 }
 

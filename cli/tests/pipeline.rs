@@ -275,8 +275,10 @@ fn an_endless_input_keeps_memory_flat() {
     let m = write_manifest(
         dir.path(),
         &format!(
-            "[plugins.h]\npath = \"{}\"\n[pipeline]\nstages = [\"h\"]\n",
-            fixtures::HOSTILE
+            "[plugins.h]\npath = \"{}\"\n[plugins.p]\npath = \"{}\"\n\
+             [pipeline]\nstages = [\"h\", \"p\"]\n",
+            fixtures::HOSTILE,
+            fixtures::PASS
         ),
     );
     let mut run = spawn(&m);

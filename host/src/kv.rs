@@ -132,9 +132,10 @@ fn check_key(key: &str) -> Result<(), KvError> {
 /// twice.
 #[derive(Clone)]
 pub(crate) struct KvStore {
-    db: Arc<Database>,
     /// The group commit, when writes are not each made durable on their own.
+    /// Declared first: dropped (committing what is pending) before the database.
     group: Option<Arc<Committer>>,
+    db: Arc<Database>,
 }
 
 /// The group-commit bookkeeping, shared by the store and its committer thread.
@@ -148,13 +149,17 @@ struct Group {
     committed: Condvar,
 }
 
-#[derive(Default)]
 struct GroupState {
-    /// Writes committed (visible), counted from 1.
+    /// The open transaction of this group: every read and write of the store goes
+    /// through it until the committer commits it (reads see the group's writes).
+    txn: Option<WriteTransaction>,
+    /// Writes made (in the open transaction or committed), counted from 1.
     written: u64,
     /// Writes known to be on disk.
     durable: u64,
-    /// The last durable commit failed: why (waiters get it as an error).
+    /// Writes up to this count were in a transaction whose commit failed: lost.
+    lost: u64,
+    /// Why the last lost commit failed.
     failed: Option<String>,
     closing: bool,
 }
@@ -183,18 +188,21 @@ impl Drop for Committer {
     }
 }
 
-/// The committer's loop: wait for a write, gather for `delay`, make all durable.
-fn commit_loop(db: &Database, group: &Group) {
+/// The committer's loop: wait for a write, let writes gather for `delay`, commit
+/// the group's transaction (one fsync), wake the waiters.
+fn commit_loop(group: &Group) {
     let mut st = group.lock();
     loop {
-        while st.written == st.durable && !st.closing {
+        while st.written == st.durable.max(st.lost) && !st.closing {
             st = group
                 .pending
                 .wait(st)
                 .unwrap_or_else(PoisonError::into_inner);
         }
-        if st.written == st.durable {
-            return; // closing, nothing pending
+        if st.written == st.durable.max(st.lost) {
+            // Closing, nothing pending; a read-only transaction may be open.
+            drop(st.txn.take());
+            return;
         }
         if !st.closing {
             // Let writes gather; closing ends the wait early.
@@ -205,35 +213,24 @@ fn commit_loop(db: &Database, group: &Group) {
                 .0;
         }
         let target = st.written;
-        drop(st);
-        let result = durable_commit(db);
-        st = group.lock();
+        // Committed under the lock: an operation that comes during the fsync waits
+        // for it, and then sees the committed state (no read ever goes back in time).
+        let result = match st.txn.take() {
+            Some(txn) => txn
+                .commit()
+                .map_err(storage("committing a group of writes")),
+            None => Ok(()),
+        };
         match result {
-            Ok(()) => {
-                st.durable = st.durable.max(target);
-                st.failed = None;
-            }
+            Ok(()) => st.durable = target,
             Err(e) => {
-                tracing::error!(target: "wasp::kv", "kv group commit failed: {e}");
-                // Waiters get the error; the writes stay pending and are retried.
+                tracing::error!(target: "wasp::kv", "kv group commit failed, its writes are lost: {e}");
+                st.lost = target;
                 st.failed = Some(e.to_string());
-                drop(st);
-                group.committed.notify_all();
-                std::thread::sleep(group.delay.max(Duration::from_millis(1)));
-                st = group.lock();
-                continue;
             }
         }
         group.committed.notify_all();
     }
-}
-
-/// One empty transaction with [`Durability::Immediate`]: puts every earlier
-/// [`Durability::None`] commit on disk.
-fn durable_commit(db: &Database) -> Result<(), KvError> {
-    let txn = begin_write(db, Durability::Immediate, "starting the group commit")?;
-    txn.commit()
-        .map_err(storage("committing a group of writes"))
 }
 
 impl fmt::Debug for KvStore {
@@ -314,14 +311,21 @@ impl KvStore {
         } else {
             let group = Arc::new(Group {
                 delay: commit_delay,
-                state: Mutex::new(GroupState::default()),
+                state: Mutex::new(GroupState {
+                    txn: None,
+                    written: 0,
+                    durable: 0,
+                    lost: 0,
+                    failed: None,
+                    closing: false,
+                }),
                 pending: Condvar::new(),
                 committed: Condvar::new(),
             });
-            let (db2, group2) = (Arc::clone(&db), Arc::clone(&group));
+            let group2 = Arc::clone(&group);
             let thread = std::thread::Builder::new()
                 .name("wasp-kv-commit".into())
-                .spawn(move || commit_loop(&db2, &group2))
+                .spawn(move || commit_loop(&group2))
                 .map_err(|e| KvError::Storage {
                     action: "starting the group-commit thread",
                     hint: "",
@@ -332,7 +336,7 @@ impl KvStore {
                 thread: Some(thread),
             }))
         };
-        Ok(Self { db, group })
+        Ok(Self { group, db })
     }
 
     /// Whether writes are group-committed (they then never fsync on the caller's
@@ -341,45 +345,95 @@ impl KvStore {
         self.group.is_some()
     }
 
-    /// Waits until every write committed before this call is on disk. Immediate
+    /// Waits until every write made before this call is on disk. Immediate
     /// without group commit (each write was durable when it returned).
     ///
     /// # Errors
     ///
-    /// [`KvError::Commit`] when the last durable commit failed.
+    /// [`KvError::Commit`] when a commit that held some of these writes failed
+    /// (they are lost).
     pub(crate) fn wait_durable(&self) -> Result<(), KvError> {
         let Some(c) = &self.group else { return Ok(()) };
         let group = &c.group;
         let mut st = group.lock();
         let target = st.written;
-        while st.durable < target {
-            if let Some(message) = &st.failed {
+        loop {
+            // A failed commit held some of these writes (checked first: a later
+            // commit's success does not bring them back).
+            if target > 0 && target <= st.lost {
                 return Err(KvError::Commit {
-                    message: message.clone(),
+                    message: st.failed.clone().unwrap_or_default(),
                 });
+            }
+            if st.durable >= target {
+                return Ok(());
             }
             st = group
                 .committed
                 .wait(st)
                 .unwrap_or_else(PoisonError::into_inner);
         }
-        Ok(())
     }
 
-    /// The durability of a write: immediate, or none until the group commit.
-    fn write_durability(&self) -> Durability {
-        if self.group.is_some() {
-            Durability::None
-        } else {
-            Durability::Immediate
+    /// Runs `op` on a write transaction: the group's open one (opened if need be;
+    /// the committer commits it), or, without group commit, one of its own,
+    /// committed (durably) when `op` says it wrote and aborted otherwise.
+    fn write<T>(
+        &self,
+        action: &'static str,
+        op: impl FnOnce(&WriteTransaction) -> Result<(T, bool), KvError>,
+    ) -> Result<T, KvError> {
+        match &self.group {
+            Some(c) => {
+                let mut st = c.group.lock();
+                if st.txn.is_none() {
+                    st.txn = Some(begin_write(&self.db, Durability::Immediate, action)?);
+                }
+                let Some(txn) = st.txn.as_ref() else {
+                    unreachable!("opened above")
+                };
+                let (value, wrote) = op(txn)?;
+                if wrote {
+                    st.written += 1;
+                    drop(st);
+                    c.group.pending.notify_one();
+                }
+                Ok(value)
+            }
+            None => {
+                let txn = begin_write(&self.db, Durability::Immediate, action)?;
+                match op(&txn) {
+                    Ok((value, true)) => {
+                        txn.commit().map_err(storage(action))?;
+                        Ok(value)
+                    }
+                    Ok((value, false)) => {
+                        txn.abort().map_err(storage(action))?;
+                        Ok(value)
+                    }
+                    Err(e) => {
+                        txn.abort().map_err(storage(action))?;
+                        Err(e)
+                    }
+                }
+            }
         }
     }
 
-    /// Counts a committed write for the group commit and wakes the committer.
-    fn written(&self) {
-        if let Some(c) = &self.group {
-            c.group.lock().written += 1;
-            c.group.pending.notify_one();
+    /// Runs a read: in the group's transaction (so it sees the group's writes), or
+    /// without group commit in a read transaction of its own, concurrently with
+    /// writers.
+    fn read<T>(
+        &self,
+        action: &'static str,
+        op: impl FnOnce(&dyn Tables) -> Result<T, KvError>,
+    ) -> Result<T, KvError> {
+        match &self.group {
+            Some(_) => self.write(action, |txn| Ok((op(txn)?, false))),
+            None => {
+                let txn = self.db.begin_read().map_err(storage(action))?;
+                op(&txn)
+            }
         }
     }
 
@@ -390,20 +444,11 @@ impl KvStore {
     /// [`KvError::EmptyKey`], [`KvError::KeyTooLong`], or [`KvError::Storage`].
     pub(crate) fn get(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
         check_key(key)?;
-        let txn = self
-            .db
-            .begin_read()
-            .map_err(storage("starting a read for get"))?;
-        let data = txn
-            .open_table(DATA)
-            .map_err(storage("opening the data table for get"))?;
-        let value = data
-            .get((namespace, key))
-            .map_err(storage("reading a value"))?;
-        Ok(value.map(|v| v.value().to_vec()))
+        self.read("reading a value", |t| t.value(namespace, key))
     }
 
-    /// Sets `key` in `namespace` to `value`, as one committed (durable) transaction.
+    /// Sets `key` in `namespace` to `value`: durable when it returns without group
+    /// commit, else at the group's commit ([`KvStore::wait_durable`]).
     ///
     /// The namespace's usage grows by `key.len() + value.len()`, less the size of the
     /// value it replaces. A write that would take usage over `quota` is refused; a write
@@ -423,12 +468,7 @@ impl KvStore {
     ) -> Result<(), KvError> {
         check_key(key)?;
         let entry_size = bytes(key.len()).saturating_add(bytes(value.len()));
-        let txn = begin_write(
-            &self.db,
-            self.write_durability(),
-            "starting a write for set",
-        )?;
-        {
+        self.write("writing a value", |txn| {
             let mut data = txn
                 .open_table(DATA)
                 .map_err(storage("opening the data table for set"))?;
@@ -447,8 +487,7 @@ impl KvStore {
                 });
             let wanted = used.saturating_sub(old_size).saturating_add(entry_size);
             if wanted > quota && wanted > used {
-                drop((data, usage));
-                txn.abort().map_err(storage("aborting an over-quota set"))?;
+                // Checked before anything is written: the transaction is untouched.
                 return Err(KvError::QuotaExceeded {
                     namespace: namespace.to_string(),
                     used,
@@ -461,26 +500,19 @@ impl KvStore {
             usage
                 .insert(namespace, wanted)
                 .map_err(storage("writing usage"))?;
-        }
-        txn.commit().map_err(storage("committing a set"))?;
-        self.written();
-        Ok(())
+            Ok(((), true))
+        })
     }
 
-    /// Removes `key` from `namespace`, as one committed (durable) transaction, and frees
-    /// its bytes of quota. Deleting a key that is not set is not an error.
+    /// Removes `key` from `namespace` and frees its bytes of quota (durable as
+    /// [`KvStore::set`]). Deleting a key that is not set is not an error.
     ///
     /// # Errors
     ///
     /// [`KvError::EmptyKey`], [`KvError::KeyTooLong`], or [`KvError::Storage`].
     pub(crate) fn delete(&self, namespace: &str, key: &str) -> Result<(), KvError> {
         check_key(key)?;
-        let txn = begin_write(
-            &self.db,
-            self.write_durability(),
-            "starting a write for delete",
-        )?;
-        {
+        self.write("removing a value", |txn| {
             let mut data = txn
                 .open_table(DATA)
                 .map_err(storage("opening the data table for delete"))?;
@@ -489,10 +521,7 @@ impl KvStore {
                 .map_err(storage("removing a value"))?
                 .map(|v| bytes(key.len()).saturating_add(bytes(v.value().len())));
             let Some(freed) = removed else {
-                drop(data);
-                return txn
-                    .abort()
-                    .map_err(storage("ending a delete of a missing key"));
+                return Ok(((), false));
             };
             let mut usage = txn
                 .open_table(USAGE)
@@ -509,10 +538,8 @@ impl KvStore {
                     .insert(namespace, left)
                     .map_err(storage("writing usage"))?;
             }
-        }
-        txn.commit().map_err(storage("committing a delete"))?;
-        self.written();
-        Ok(())
+            Ok(((), true))
+        })
     }
 
     /// The keys of `namespace` that start with `prefix` (all keys for `""`), in byte
@@ -527,34 +554,10 @@ impl KvStore {
         prefix: &str,
         limit: usize,
     ) -> Result<Vec<String>, KvError> {
-        let mut keys = Vec::new();
         if limit == 0 {
-            return Ok(keys);
+            return Ok(Vec::new());
         }
-        let txn = self
-            .db
-            .begin_read()
-            .map_err(storage("starting a read for list-keys"))?;
-        let data = txn
-            .open_table(DATA)
-            .map_err(storage("opening the data table for list-keys"))?;
-        // Tuple keys sort by namespace, then key: the namespace's keys with this prefix are
-        // one run starting at (namespace, prefix). Stop at the first entry outside it.
-        let range = data
-            .range((namespace, prefix)..)
-            .map_err(storage("scanning keys"))?;
-        for entry in range {
-            let (k, _) = entry.map_err(storage("scanning keys"))?;
-            let (ns, key) = k.value();
-            if ns != namespace || !key.starts_with(prefix) {
-                break;
-            }
-            keys.push(key.to_string());
-            if keys.len() >= limit {
-                break;
-            }
-        }
-        Ok(keys)
+        self.read("scanning keys", |t| t.keys(namespace, prefix, limit))
     }
 
     /// Bytes `namespace` uses: the sum of `key.len() + value.len()` over its entries.
@@ -563,17 +566,76 @@ impl KvStore {
     ///
     /// [`KvError::Storage`].
     pub(crate) fn usage(&self, namespace: &str) -> Result<u64, KvError> {
-        let txn = self
-            .db
-            .begin_read()
-            .map_err(storage("starting a read for usage"))?;
-        let usage = txn
-            .open_table(USAGE)
-            .map_err(storage("opening the usage table"))?;
-        let used = usage.get(namespace).map_err(storage("reading usage"))?;
-        Ok(used.map_or(0, |u| u.value()))
+        self.read("reading usage", |t| t.used(namespace))
     }
 }
+
+/// The reads of the store, over a read transaction or the group's write
+/// transaction alike.
+trait Tables {
+    fn value(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, KvError>;
+    fn keys(&self, namespace: &str, prefix: &str, limit: usize) -> Result<Vec<String>, KvError>;
+    fn used(&self, namespace: &str) -> Result<u64, KvError>;
+}
+
+/// [`Tables`] for both transaction types: they open tables of different types
+/// with the same read API.
+macro_rules! tables_for {
+    ($txn:ty) => {
+        impl Tables for $txn {
+            fn value(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+                let data = self
+                    .open_table(DATA)
+                    .map_err(storage("opening the data table for get"))?;
+                let value = data
+                    .get((namespace, key))
+                    .map_err(storage("reading a value"))?;
+                Ok(value.map(|v| v.value().to_vec()))
+            }
+
+            fn keys(
+                &self,
+                namespace: &str,
+                prefix: &str,
+                limit: usize,
+            ) -> Result<Vec<String>, KvError> {
+                let data = self
+                    .open_table(DATA)
+                    .map_err(storage("opening the data table for list-keys"))?;
+                // Tuple keys sort by namespace, then key: the namespace's keys with this
+                // prefix are one run starting at (namespace, prefix). Stop at the first
+                // entry outside it.
+                let range = data
+                    .range((namespace, prefix)..)
+                    .map_err(storage("scanning keys"))?;
+                let mut keys = Vec::new();
+                for entry in range {
+                    let (k, _) = entry.map_err(storage("scanning keys"))?;
+                    let (ns, key) = k.value();
+                    if ns != namespace || !key.starts_with(prefix) {
+                        break;
+                    }
+                    keys.push(key.to_string());
+                    if keys.len() >= limit {
+                        break;
+                    }
+                }
+                Ok(keys)
+            }
+
+            fn used(&self, namespace: &str) -> Result<u64, KvError> {
+                let usage = self
+                    .open_table(USAGE)
+                    .map_err(storage("opening the usage table"))?;
+                let used = usage.get(namespace).map_err(storage("reading usage"))?;
+                Ok(used.map_or(0, |u| u.value()))
+            }
+        }
+    };
+}
+
+tables_for!(WriteTransaction);
+tables_for!(redb::ReadTransaction);
 
 /// Starts a write transaction of `durability`.
 fn begin_write(
@@ -583,11 +645,10 @@ fn begin_write(
 ) -> Result<WriteTransaction, KvError> {
     let mut txn = db.begin_write().map_err(storage(action))?;
     // `Immediate`: `commit` returns once the data is on disk (a no-op for the in-memory
-    // backend); `None`: on disk at the next `Immediate` commit (the group commit).
-    // Commits stay 1-phase (redb's default, checksummed commit slots): 2-phase commit
-    // only defends against someone who controls the order in which the disk flushes
-    // pages and can crash the machine during fsync, which a plugin cannot, and it costs a
-    // second fsync per write.
+    // backend). Commits stay 1-phase (redb's default, checksummed commit slots): 2-phase
+    // commit only defends against someone who controls the order in which the disk
+    // flushes pages and can crash the machine during fsync, which a plugin cannot, and
+    // it costs a second fsync per write.
     txn.set_durability(durability).map_err(storage(action))?;
     Ok(txn)
 }

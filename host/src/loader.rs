@@ -11,7 +11,8 @@ mod adapt;
 pub(crate) mod cache;
 mod detect;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
@@ -42,6 +43,34 @@ pub(crate) struct Env {
     pub(crate) host_fns: HostFns,
     pub(crate) cache: Option<cache::Cache>,
     pub(crate) kv: KvStore,
+    pub(crate) code: SharedCode,
+}
+
+/// Compiled code by the sha256 of its file, while some plugin loaded from those
+/// bytes is alive: a thousand plugins of one file share one copy of machine code
+/// (memory, and the CPU's instruction caches), and loading the same file again
+/// costs no compile and no deserialize.
+#[derive(Clone, Default)]
+pub(crate) struct SharedCode(Arc<Mutex<HashMap<[u8; 32], Weak<Code>>>>);
+
+/// One compiled file, held by every plugin loaded from it.
+pub(crate) struct Code {
+    component: Component,
+    shape: ComponentShape,
+    adapted: bool,
+}
+
+impl SharedCode {
+    fn get(&self, sha256: &[u8; 32]) -> Option<Arc<Code>> {
+        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(sha256).and_then(Weak::upgrade)
+    }
+
+    fn put(&self, sha256: [u8; 32], code: &Arc<Code>) {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        map.retain(|_, w| w.strong_count() > 0);
+        map.insert(sha256, Arc::downgrade(code));
+    }
 }
 
 /// What loading learned about a plugin file, without running its `init`: what
@@ -82,6 +111,8 @@ pub(crate) struct Compiled {
     pub(crate) adapted: bool,
     /// Whether the compiled code came from the disk cache.
     pub(crate) cached: bool,
+    /// The shared code; the plugin holds it so that later loads find it.
+    pub(crate) code: Arc<Code>,
 }
 
 /// A plugin ready to be started: linked, checked, `info` read on `first`, whose
@@ -143,10 +174,11 @@ pub(crate) async fn compile(
 ) -> Result<Compiled> {
     let engine = env.engine.clone();
     let cache = env.cache.clone();
+    let code = env.code.clone();
     let name = plugin.to_string();
     tokio::task::spawn_blocking(move || {
         guard_panics(&name, || {
-            compile_blocking(&engine, cache.as_ref(), &name, &bytes, pin)
+            compile_blocking(&engine, cache.as_ref(), &code, &name, &bytes, pin)
         })
     })
     .await
@@ -159,6 +191,7 @@ pub(crate) async fn compile(
 fn compile_blocking(
     engine: &Engine,
     cache: Option<&cache::Cache>,
+    shared: &SharedCode,
     plugin: &str,
     bytes: &[u8],
     pin: Option<[u8; 32]>,
@@ -175,9 +208,28 @@ fn compile_blocking(
             },
         ));
     }
+    if let Some(code) = shared.get(&sha256) {
+        let version = code.shape.api_version(plugin, code.adapted)?;
+        tracing::debug!(target: "wasp::cache", plugin, "compiled code shared with a loaded plugin");
+        return Ok(Compiled {
+            component: code.component.clone(),
+            shape: code.shape.clone(),
+            version,
+            sha256,
+            adapted: code.adapted,
+            cached: false,
+            code,
+        });
+    }
     if let Some(hit) = cache.and_then(|c| c.get(engine, &sha256)) {
         let version = hit.shape.api_version(plugin, hit.adapted)?;
         tracing::debug!(target: "wasp::cache", plugin, "compiled code from the cache");
+        let code = Arc::new(Code {
+            component: hit.component.clone(),
+            shape: hit.shape.clone(),
+            adapted: hit.adapted,
+        });
+        shared.put(sha256, &code);
         return Ok(Compiled {
             component: hit.component,
             shape: hit.shape,
@@ -185,6 +237,7 @@ fn compile_blocking(
             sha256,
             adapted: hit.adapted,
             cached: true,
+            code,
         });
     }
     let decoded = decode(plugin, bytes)?;
@@ -195,6 +248,12 @@ fn compile_blocking(
     if let Some(c) = cache {
         c.put(&sha256, &component, &decoded.shape, adapted);
     }
+    let code = Arc::new(Code {
+        component: component.clone(),
+        shape: decoded.shape.clone(),
+        adapted,
+    });
+    shared.put(sha256, &code);
     Ok(Compiled {
         component,
         shape: decoded.shape,
@@ -202,6 +261,7 @@ fn compile_blocking(
         sha256,
         adapted,
         cached: false,
+        code,
     })
 }
 

@@ -38,6 +38,8 @@ struct PluginInner {
     cached: bool,
     imports: Vec<String>,
     sdk_version: Option<String>,
+    /// The compiled code, shared with every plugin loaded from the same bytes.
+    _code: Arc<crate::loader::Code>,
     /// The file it was loaded from (for reload).
     source: Option<PathBuf>,
     options: PluginOptions,
@@ -80,6 +82,7 @@ impl Plugin {
                 cached: compiled.cached,
                 imports: compiled.shape.imports,
                 sdk_version: compiled.shape.sdk_version,
+                _code: compiled.code,
                 source,
                 options,
                 pool,

@@ -246,6 +246,7 @@ impl RuntimeBuilder {
                     host_fns: HostFns(Arc::new(self.host_fns)),
                     cache,
                     kv,
+                    code: loader::SharedCode::default(),
                 },
                 state: self.state,
             }),

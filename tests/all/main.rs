@@ -49,16 +49,7 @@ pub async fn load_as(name: &str, path: &str, options: PluginOptions) -> wasp_hos
     runtime().load_file_as(name, path, options).await
 }
 
-/// This process's resident memory in bytes (Linux).
-pub fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse::<u64>().ok())
-        .unwrap_or(0)
-        * 4096
-}
+pub use wasp_tests::rss_bytes;
 
 /// This process's open file descriptors (Linux).
 pub fn open_fds() -> usize {

@@ -20,6 +20,7 @@
 //! | [`SANDBOX`](fixtures::SANDBOX) | `tests/fixtures/sandbox` | tries every way out of its sandbox and reports what happened |
 //! | [`INIT_LOOP`](fixtures::INIT_LOOP) | `tests/fixtures/init-loop` | an `init` that never returns (`check` and `inspect` must not run it) |
 //! | [`INIT_TRAP`](fixtures::INIT_TRAP) | `tests/fixtures/init-trap` | an `init` that panics |
+//! | [`PASS`](fixtures::PASS) | `tests/fixtures/pass` | `process` returns the event unchanged (pass-through stage for benchmarks) |
 //! | [`BATCH_LIAR`](fixtures::BATCH_LIAR) | `tests/fixtures/batch-liar` | a 0.3.0 plugin (plain wit-bindgen) whose `call-batch` returns too few (`process`) or too many (`long`) results |
 //!
 //! [`foreach_fixture!`] calls a macro once per fixture, with the fixture's snake-case
@@ -52,6 +53,7 @@
 //!     fn init_loop() {}
 //!     fn init_trap() {}
 //!     fn batch_liar() {}
+//!     fn pass() {}
 //! }
 //! ```
 //!
@@ -84,6 +86,21 @@ pub fn wasm_bytes(path: &str) -> Vec<u8> {
     })
 }
 
+/// This process's resident memory in bytes (Linux; 0 elsewhere).
+///
+/// ```
+/// assert!(wasp_tests::rss_bytes() > 0);
+/// ```
+pub fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse::<u64>().ok())
+        .unwrap_or(0)
+        * 4096
+}
+
 #[cfg(test)]
 mod tests {
     use super::fixtures;
@@ -92,7 +109,7 @@ mod tests {
     /// `noworld`; names and paths agree.
     #[test]
     fn fixtures_are_core_modules_with_a_world() {
-        assert_eq!(fixtures::ALL.len(), 11);
+        assert_eq!(fixtures::ALL.len(), 12);
         for &(name, path) in fixtures::ALL {
             let bytes = super::wasm_bytes(path);
             assert!(
