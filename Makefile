@@ -7,7 +7,7 @@ WASM_DIR := target/wasm
 # path dependencies back into it, so rustfmt gets the files directly.
 GUEST_SOURCES = $(shell find plugins tests/fixtures -name '*.rs' -not -path '*/target/*')
 
-.PHONY: run test bench bench-peers fmt lint plugins wasm-target doc
+.PHONY: run test bench bench-peers fmt lint plugins python-plugins wasm-target doc
 
 ## Install the wasm target if it is missing (CI starts from a fresh toolchain).
 wasm-target:
@@ -22,8 +22,13 @@ plugins: wasm-target
 run: plugins
 	$(CARGO) run -q -p wasp-cli -- run -m demo/wasp.toml --input demo/events.jsonl
 
+## The Python example plugins (componentize-py, installed into target/py-venv on
+## first use; skipped with the reason printed if it cannot be installed).
+python-plugins:
+	scripts/python-plugins.sh
+
 ## Build everything (plugins and fixtures via tests/build.rs) and run every test.
-test: wasm-target
+test: wasm-target python-plugins
 	$(CARGO) test --workspace
 
 ## Benchmarks: criterion (per call, loading) and the custom harnesses (pipeline,

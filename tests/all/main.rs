@@ -17,6 +17,7 @@ mod load;
 mod manifest;
 mod pooling;
 mod prepare;
+mod python;
 mod sandbox;
 mod versions;
 

@@ -1,6 +1,6 @@
 //! A plugin written in Python: `plugins/python/wordfreq/app.py`, built with
 //! componentize-py by `scripts/python-plugins.sh` (`make test` runs it first) into
-//! `target/wasm/python/wordfreq.wasm`, a component of `wasp:plugin@0.2.0`.
+//! `target/wasm/python/wordfreq.wasm`, a component of `wasp:plugin@0.3.0`.
 //!
 //! Where the script could not install componentize-py (no network) it writes the
 //! reason to `target/wasm/python/SKIPPED` instead, and this test prints it and passes.
@@ -76,6 +76,7 @@ async fn python_wordfreq_plugin() {
         start.elapsed()
     );
 
+    assert_eq!(plugin.api_version(), wasp_host::ApiVersion::V0_3_0);
     // info, as app.py declares it.
     let info = plugin.info();
     assert_eq!(info.name, "wordfreq");
@@ -135,6 +136,14 @@ async fn python_wordfreq_plugin() {
             String::from_utf8_lossy(input)
         );
     }
+
+    // call-batch, written in Python: one result per input, in order.
+    let inputs = vec![b"a b".to_vec(), b"\xff".to_vec(), b"one".to_vec()];
+    let out = plugin.call_batch("count", &inputs).await.unwrap();
+    assert_eq!(out.len(), 3);
+    assert_eq!(out[0].as_deref().unwrap(), b"2");
+    assert!(matches!(&out[1], Err(Error::Plugin { code, .. }) if code == "bad-input"));
+    assert_eq!(out[2].as_deref().unwrap(), b"1");
 
     // Plugin-errors do not break the instance: it still answers.
     assert_eq!(call_text(&plugin, "count", b"still here").await, "2");
