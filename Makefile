@@ -3,6 +3,9 @@ CARGO ?= cargo
 WASM_TARGET := wasm32-wasip1
 # Guest code has its own target dir: a nested cargo must not share the outer lock.
 WASM_DIR := target/wasm
+# What `wasp build` builds plugins with (and tests/build.rs, so builds agree).
+SIMD := --config 'target.wasm32-wasip1.rustflags=["-C", "target-feature=+simd128"]'
+
 # Guest sources are outside the root workspace; cargo fmt --all would follow their
 # path dependencies back into it, so rustfmt gets the files directly.
 GUEST_SOURCES = $(shell find plugins tests/fixtures -name '*.rs' -not -path '*/target/*')
@@ -16,7 +19,7 @@ wasm-target:
 
 ## Build the example plugins (wasm32-wasip1, release).
 plugins: wasm-target
-	$(CARGO) build --release --target $(WASM_TARGET) --manifest-path plugins/Cargo.toml --target-dir $(WASM_DIR)
+	$(CARGO) build --release --target $(WASM_TARGET) --manifest-path plugins/Cargo.toml --target-dir $(WASM_DIR) $(SIMD)
 
 ## The demo: the bundled pipeline over the bundled events.
 run: plugins

@@ -194,6 +194,12 @@ fn build(cargo: &OsStr, manifest: &Path, target_dir: &Path) -> Result<(), String
     command
         .args(["build", "--release", "--target", TARGET, "--manifest-path"])
         .arg(manifest)
+        // The flags `wasp build` and `wasp new`'s scaffold use: every guest in the
+        // shared target dir is built alike, so no build invalidates another's.
+        .args([
+            "--config",
+            r#"target.wasm32-wasip1.rustflags=["-C", "target-feature=+simd128"]"#,
+        ])
         .arg("--target-dir")
         .arg(target_dir);
     for (key, _) in env::vars_os() {

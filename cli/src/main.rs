@@ -5,6 +5,7 @@
 //! manifest or load error; 3 the plugin faulted. Errors are one line on stderr.
 #![forbid(unsafe_code)]
 
+mod build;
 mod call;
 mod check;
 mod inspect;
@@ -51,6 +52,8 @@ enum Command {
     Check(check::Args),
     /// Create a new plugin crate that builds as is.
     New(new::Args),
+    /// Build a plugin crate into NAME.wasm, ready to ship (size, API version, sha256).
+    Build(build::Args),
 }
 
 /// The manifest used when `-m` is not given.
@@ -153,6 +156,7 @@ fn main() -> ExitCode {
             Command::Inspect(a) => inspect::run(a).await,
             Command::Check(a) => check::run(a).await,
             Command::New(a) => new::run(a),
+            Command::Build(a) => build::run(a).await,
         }
     });
     // Do not wait for plugin calls that are still being cancelled.

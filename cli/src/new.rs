@@ -79,7 +79,7 @@ strip = "debuginfo"
         ),
         (
             ".cargo/config.toml",
-            "[build]\n# Plugins are wasm32-wasip1 modules; wasp adapts them into components.\ntarget = \"wasm32-wasip1\"\n".to_string(),
+            "[build]\n# Plugins are wasm32-wasip1 modules; wasp adapts them into components.\ntarget = \"wasm32-wasip1\"\n\n# SIMD: wasmtime runs it on every platform wasp does; byte loops get much faster.\n[target.wasm32-wasip1]\nrustflags = [\"-C\", \"target-feature=+simd128\"]\n".to_string(),
         ),
         (".gitignore", "/target\n".to_string()),
         (
@@ -111,7 +111,7 @@ fn greet(name: String) -> Result<String, Error> {{
         (
             "README.md",
             format!(
-                "# {name}\n\nA wasp plugin.\n\n```sh\ncargo build --release      # target wasm32-wasip1 (see .cargo/config.toml)\nwasp call target/wasm32-wasip1/release/{ident}.wasm greet world\n```\n\nIf the target is missing: `rustup target add wasm32-wasip1`.\n",
+                "# {name}\n\nA wasp plugin.\n\n```sh\nwasp build                 # cargo build --release for wasm32-wasip1, then {ident}.wasm\nwasp call {ident}.wasm greet world\n```\n\n`wasp build` prints the plugin's size, API version and sha256 (to pin in a\nmanifest). If the target is missing: `rustup target add wasm32-wasip1`.\n",
                 name = a.name,
                 ident = crate_ident
             ),
@@ -127,7 +127,7 @@ fn greet(name: String) -> Result<String, Error> {{
             .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))?;
     }
     println!(
-        "created {}: build it with `cd {} && cargo build --release`, then `wasp call target/wasm32-wasip1/release/{crate_ident}.wasm greet world`",
+        "created {}: build it with `cd {} && wasp build`, then `wasp call {crate_ident}.wasm greet world`",
         dir.display(),
         dir.display()
     );

@@ -426,25 +426,45 @@ fn new_scaffolds_a_plugin_that_builds_and_runs() {
         .success();
     let crate_dir = dir.path().join("hello-plugin");
     assert!(crate_dir.join("src/lib.rs").is_file());
-    // Share the guest target dir with the test fixtures, so the SDK's deps are
-    // already built.
+    // `wasp build`, sharing the guest target dir with the test fixtures so the
+    // SDK's deps are already built.
     let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm");
-    let status = std::process::Command::new(env!("CARGO"))
+    let out = wasp()
         .current_dir(&crate_dir)
-        .args(["build", "--release", "--target-dir"])
+        .args(["build", "--target-dir"])
         .arg(&target)
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_TARGET_DIR")
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let wasm = target.join("wasm32-wasip1/release/hello_plugin.wasm");
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let wasm = crate_dir.join("hello_plugin.wasm");
+    assert!(stdout.contains("api:     wasp:plugin@0.3.0"), "{stdout}");
+    // The digest printed is the file's, ready to pin.
+    let inspect = wasp()
+        .args(["inspect", "--json", wasm.to_str().unwrap()])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(v["kind"], "component");
+    let sha = v["sha256"].as_str().unwrap();
+    assert!(stdout.contains(&format!("sha256:  {sha}")), "{stdout}");
     wasp()
         .args(["call", wasm.to_str().unwrap(), "greet", "world"])
         .assert()
         .success()
         .stdout("Hello, world!");
+    // Not a crate: a clear error, exit 2.
+    wasp()
+        .args(["build", dir.path().to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no Cargo.toml"));
     wasp()
         .current_dir(dir.path())
         .args(["new", "hello-plugin"])

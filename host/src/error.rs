@@ -210,6 +210,10 @@ pub enum Error {
     #[error("cannot set up the runtime: {0}")]
     Setup(Box<SetupError>),
 
+    /// A plugin crate could not be built ([`crate::testing::build_crate`]).
+    #[error(transparent)]
+    Build(Box<BuildError>),
+
     /// Waiting for kv writes to become durable failed ([`crate::Runtime::kv_sync`]).
     #[error("{source}")]
     KvSync {
@@ -778,6 +782,43 @@ pub enum KvError {
     /// The store's worker went away (the runtime is shutting down).
     #[error("kv store: the store is closed")]
     Closed,
+}
+
+/// Why `cargo build` of a plugin crate did not give a plugin.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The directory has no `Cargo.toml`.
+    #[error("{} is not a plugin crate: no Cargo.toml (create one with `wasp new NAME`)", dir.display())]
+    NotACrate {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// cargo could not be started.
+    #[error("cannot run cargo: {source}")]
+    Spawn {
+        /// The error of the spawn.
+        #[source]
+        source: std::io::Error,
+    },
+    /// cargo failed (its messages went to stderr).
+    #[error("cargo build failed for {} (see its messages above; if the target is missing: `rustup target add wasm32-wasip1`)", manifest.display())]
+    Failed {
+        /// The crate's Cargo.toml.
+        manifest: PathBuf,
+    },
+    /// cargo built no `.wasm`.
+    #[error("cargo built no .wasm for {}: a plugin crate needs `[lib] crate-type = [\"cdylib\"]`", manifest.display())]
+    NoArtifact {
+        /// The crate's Cargo.toml.
+        manifest: PathBuf,
+    },
+}
+
+impl From<BuildError> for Error {
+    fn from(e: BuildError) -> Self {
+        Error::Build(Box::new(e))
+    }
 }
 
 /// The text of [`Error::Fault`]: `plugin 'P' function 'F' faulted: …`, except a

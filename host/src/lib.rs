@@ -55,13 +55,14 @@ mod registry;
 mod runtime;
 mod spec;
 mod state;
+pub mod testing;
 mod version;
 mod watch;
 
 pub use capability::{HostFn, HostFnContext};
 pub use error::{
-    CacheProblem, Error, Fault, GrantError, InfoProblem, KvError, LoadError, NotWasm, Result,
-    SetupError,
+    BuildError, CacheProblem, Error, Fault, GrantError, InfoProblem, KvError, LoadError, NotWasm,
+    Result, SetupError,
 };
 pub use loader::{DEFAULT_KV_QUOTA, Inspection};
 pub use metrics::PluginStats;

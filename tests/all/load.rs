@@ -200,3 +200,28 @@ async fn init_error_fails_the_load() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_plugin_crate_builds_and_loads_through_the_testing_helpers() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The shared guest target dir: the fixture is already built, cargo checks it.
+    let wasm = wasp_host::testing::build_crate(
+        root.join("fixtures/pass"),
+        Some(&root.join("../target/wasm")),
+    )
+    .unwrap();
+    assert!(wasm.ends_with("pass.wasm"), "{}", wasm.display());
+    let p = crate::runtime()
+        .load_file_as("built-pass", &wasm, wasp_host::PluginOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(p.call_raw("process", b"{}").await.unwrap(), b"{}");
+    // Not a crate: a typed error, no build.
+    let err = wasp_host::testing::load_crate(root.join("golden"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, wasp_host::Error::Build(b) if matches!(**b, wasp_host::BuildError::NotACrate { .. })),
+        "{err:?}"
+    );
+}
