@@ -426,6 +426,19 @@ fn new_scaffolds_a_plugin_that_builds_and_runs() {
         .success();
     let crate_dir = dir.path().join("hello-plugin");
     assert!(crate_dir.join("src/lib.rs").is_file());
+    // Its unit test passes as generated, on the host target (sharing the
+    // workspace's target dir, where the SDK's dependencies are built).
+    let workspace_target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
+    let status = std::process::Command::new(env!("CARGO"))
+        .current_dir(&crate_dir)
+        .args(["test", "--quiet", "--target-dir"])
+        .arg(&workspace_target)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_TARGET_DIR")
+        .status()
+        .unwrap();
+    assert!(status.success(), "the scaffold's own test failed");
     // `wasp build`, sharing the guest target dir with the test fixtures so the
     // SDK's deps are already built.
     let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm");
@@ -459,6 +472,13 @@ fn new_scaffolds_a_plugin_that_builds_and_runs() {
         .assert()
         .success()
         .stdout("Hello, world!");
+    // Its wasp.toml, as generated.
+    wasp()
+        .current_dir(&crate_dir)
+        .args(["call", "-m", "wasp.toml", "hello-plugin", "greet", "you"])
+        .assert()
+        .success()
+        .stdout("Hello, you!");
     // Not a crate: a clear error, exit 2.
     wasp()
         .args(["build", dir.path().to_str().unwrap()])
@@ -790,4 +810,74 @@ fn every_exit_code_by_kind_of_error() {
             assert!(text.contains(needle), "{args:?}: {text}");
         }
     }
+}
+
+/// `wasp new --lang python` → `wasp build` (componentize-py, from the venv that
+/// `make test` installs) → `wasp call` through its wasp.toml.
+#[test]
+fn new_python_plugin_builds_and_runs() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let tool = root.join("target/py-venv/bin/componentize-py");
+    if !tool.exists() {
+        let reason = std::fs::read_to_string(root.join("target/wasm/python/SKIPPED"))
+            .unwrap_or_else(|_| "run scripts/python-plugins.sh (make test does)".into());
+        eprintln!("python scaffold test skipped: {}", reason.trim());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    wasp()
+        .current_dir(dir.path())
+        .args(["new", "--lang", "python", "py-hello"])
+        .assert()
+        .success();
+    let project = dir.path().join("py-hello");
+    assert!(project.join("app.py").is_file() && project.join("wit/plugin.wit").is_file());
+    let out = wasp()
+        .args(["build", project.to_str().unwrap()])
+        .env("WASP_COMPONENTIZE_PY", &tool)
+        .env("VIRTUAL_ENV", root.join("target/py-venv"))
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("api:     wasp:plugin@0.3.0"), "{stdout}");
+    wasp()
+        .current_dir(&project)
+        .args(["call", "-m", "wasp.toml", "py-hello", "greet", "snake"])
+        .assert()
+        .success()
+        .stdout("Hello, snake!");
+    wasp()
+        .current_dir(&project)
+        .args(["call", "-m", "wasp.toml", "py-hello", "greet", " "])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("empty"));
+}
+
+/// `--verbose` shows the plugin's own logs; without it they stay quiet.
+#[test]
+fn call_verbose_shows_the_plugins_logs() {
+    let out = wasp()
+        .args([
+            "call",
+            "--verbose",
+            fixtures::HOSTILE,
+            "log",
+            "hello from the guest",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("hello from the guest"), "{stderr}");
+    let quiet = wasp()
+        .args(["call", fixtures::HOSTILE, "log", "hello from the guest"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("hello from the guest"));
 }

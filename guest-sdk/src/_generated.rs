@@ -50,7 +50,7 @@
 //!                 input: ::std::vec::Vec<u8>,
 //!             ) -> ::core::result::Result<::std::vec::Vec<u8>, ::wasp_sdk::Error> {
 //!                 // `decode` is `String::from_bytes`, its error turned into
-//!                 // Error::new("bad-input", "function `upper`: cannot decode input: …");
+//!                 // Error::new("bad-input", "function `upper`: cannot decode input as `String`: …");
 //!                 // `PluginResult` encodes the output (error "bad-output") and, for
 //!                 // a `Result`, passes its error on: the type decides, not its name.
 //!                 ::wasp_sdk::__private::PluginResult::into_output(

@@ -164,14 +164,40 @@ const fn str_eq(a: &str, b: &str) -> bool {
 /// Decodes the input of `function`.
 ///
 /// # Errors
-/// `bad-input`, naming the function and the codec error.
+/// `bad-input`, naming the function, the type it expected and the codec error,
+/// e.g. ``function `total`: cannot decode input as `Json<Vec<f64>>`: …``.
 pub fn decode<T: FromBytes>(function: &str, input: Vec<u8>) -> Result<T, Error> {
     T::from_bytes(input).map_err(|e| {
         Error::new(
             "bad-input",
-            format!("function `{function}`: cannot decode input: {e}"),
+            format!(
+                "function `{function}`: cannot decode input as `{}`: {e}",
+                short_type_name(std::any::type_name::<T>())
+            ),
         )
     })
+}
+
+/// `alloc::vec::Vec<wasp_codec::Json<u8>>` as `Vec<Json<u8>>`: the type as its
+/// author wrote it, without module paths.
+fn short_type_name(full: &str) -> String {
+    let mut out = String::with_capacity(full.len());
+    let mut word = String::new();
+    let mut chars = full.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == ':' && chars.peek() == Some(&':') {
+            chars.next();
+            word.clear(); // a module path segment: drop it
+        } else if c.is_alphanumeric() || c == '_' {
+            word.push(c);
+        } else {
+            out.push_str(&word);
+            word.clear();
+            out.push(c);
+        }
+    }
+    out.push_str(&word);
+    out
 }
 
 /// Encodes the output of `function`.
@@ -445,9 +471,18 @@ mod tests {
         assert_eq!(e.code(), "bad-input");
         assert!(
             e.message()
-                .starts_with("function `upper`: cannot decode input: not valid UTF-8"),
+                .starts_with("function `upper`: cannot decode input as `String`: not valid UTF-8"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn type_names_lose_their_module_paths() {
+        assert_eq!(
+            short_type_name("alloc::vec::Vec<wasp_codec::Json<(u8, alloc::string::String)>>"),
+            "Vec<Json<(u8, String)>>"
+        );
+        assert_eq!(short_type_name("u8"), "u8");
     }
 
     #[test]

@@ -277,3 +277,39 @@ async fn input_over_max_input_is_refused_before_the_call() {
     );
     assert_eq!(p.call_raw("echo", &[1u8; 16]).await.unwrap().len(), 16);
 }
+
+/// The porting guide's worked example (docs/porting.md), through the host.
+#[tokio::test]
+async fn ported_log_parser_parses_through_the_host() {
+    let p = crate::load_as(
+        "logparse",
+        wasp_tests::fixtures::LOGPARSE,
+        PluginOptions::default(),
+    )
+    .await
+    .unwrap();
+    let Json(v): Json<serde_json::Value> = p
+        .call(
+            "parse",
+            r#"2026-12-03T10:00:00Z WARN user=bob path="/x y" slow"#,
+        )
+        .await
+        .unwrap();
+    assert_eq!(v["level"], "warn");
+    assert_eq!(v["path"], "/x y");
+    assert_eq!(v["msg"], "slow");
+    let err = p.call_raw("parse", b"oops").await.unwrap_err();
+    assert!(
+        matches!(&err, wasp_host::Error::Plugin { code, message, .. }
+            if code == "bad-input" && message.contains("timestamp")),
+        "{err:?}"
+    );
+    // A wrongly typed input names the type the function expected.
+    let err = p.call_raw("process", b"[1]").await.unwrap_err();
+    assert!(
+        err.to_string().contains("the event needs a string field"),
+        "{err}"
+    );
+    let err = p.call_raw("process", b"not json").await.unwrap_err();
+    assert!(err.to_string().contains("as `Json<Value>`"), "{err}");
+}

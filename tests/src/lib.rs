@@ -13,6 +13,7 @@
 //! | [`UPPER`](fixtures::UPPER) | `plugins/upper` | `upper`, `process`: uppercases text or one JSON field (config `field`) |
 //! | [`REDACT`](fixtures::REDACT) | `plugins/redact` | `redact`, `process`: masks e-mail addresses and card numbers |
 //! | [`STATS`](fixtures::STATS) | `plugins/stats` | `process`, `counts`, `reset`: state across calls (config `key`, read in `init`) |
+//! | [`LOGPARSE`](fixtures::LOGPARSE) | `plugins/logparse` | `parse`, `process`: `key=value` log lines to JSON (the porting guide's example) |
 //! | [`WORDCOUNT`](fixtures::WORDCOUNT) | `plugins/wordcount` | `count`, `process`: made with plain wit-bindgen, no SDK |
 //! | [`HOSTILE`](fixtures::HOSTILE) | `tests/fixtures/hostile` | one function per misbehaviour: loops, panics, memory bombs, exits, I/O… |
 //! | [`VERSION9`](fixtures::VERSION9) | `tests/fixtures/version9` | a plugin of `wasp:plugin@9.9.0`, a version no host supports |
@@ -46,6 +47,7 @@
 //!     fn redact() {}
 //!     fn stats() {}
 //!     fn wordcount() {}
+//!     fn logparse() {}
 //!     fn hostile() {}
 //!     fn version9() {}
 //!     fn noworld() {}
@@ -109,7 +111,7 @@ mod tests {
     /// `noworld`; names and paths agree.
     #[test]
     fn fixtures_are_core_modules_with_a_world() {
-        assert_eq!(fixtures::ALL.len(), 12);
+        assert_eq!(fixtures::ALL.len(), 13);
         for &(name, path) in fixtures::ALL {
             let bytes = super::wasm_bytes(path);
             assert!(
