@@ -116,6 +116,23 @@ def load_table():
     ]
 
 
+def simd_table():
+    with_ = criterion_median("simd", "with/64KiB")
+    without = criterion_median("simd", "without/64KiB")
+    native = criterion_median("simd", "native/64KiB")
+    if with_ is None or without is None:
+        return []
+    rows = [
+        "| `bytewise` `upper` over 64 KiB (a byte loop) | median |",
+        "|---|---:|",
+        f"| plugin built with `+simd128` (`wasp build`'s default) | {fmt_ns(with_)} ({without / with_:.1f}x faster) |",
+        f"| the same plugin built without | {fmt_ns(without)} |",
+    ]
+    if native is not None:
+        rows.append(f"| native Rust, same loop | {fmt_ns(native)} |")
+    return rows
+
+
 def pipeline_table():
     data = load("target/bench/pipeline.json")
     if not data:
@@ -213,6 +230,7 @@ def main():
     tables = (
         per_call_table(),
         load_table(),
+        simd_table(),
         pipeline_table(),
         kv_table(),
         scale_table(),

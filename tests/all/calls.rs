@@ -313,3 +313,22 @@ async fn ported_log_parser_parses_through_the_host() {
     let err = p.call_raw("process", b"not json").await.unwrap_err();
     assert!(err.to_string().contains("as `Json<Value>`"), "{err}");
 }
+
+/// The SIMD example: byte loops give the same answers, built with +simd128.
+#[tokio::test]
+async fn simd_byte_loops_work_through_the_host() {
+    let p = crate::load_as(
+        "bytewise",
+        wasp_tests::fixtures::BYTEWISE,
+        PluginOptions::default(),
+    )
+    .await
+    .unwrap();
+    let input: Vec<u8> = (0..70_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let out = p.call_raw("upper", &input).await.unwrap();
+    assert_eq!(out, input.to_ascii_uppercase());
+    let mut probe = vec![b'q'];
+    probe.extend_from_slice(&input);
+    let n: String = p.call("count", probe).await.unwrap();
+    assert_eq!(n, input.iter().filter(|&&b| b == b'q').count().to_string());
+}

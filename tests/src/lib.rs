@@ -14,6 +14,7 @@
 //! | [`REDACT`](fixtures::REDACT) | `plugins/redact` | `redact`, `process`: masks e-mail addresses and card numbers |
 //! | [`STATS`](fixtures::STATS) | `plugins/stats` | `process`, `counts`, `reset`: state across calls (config `key`, read in `init`) |
 //! | [`LOGPARSE`](fixtures::LOGPARSE) | `plugins/logparse` | `parse`, `process`: `key=value` log lines to JSON (the porting guide's example) |
+//! | [`BYTEWISE`](fixtures::BYTEWISE) | `plugins/bytewise` | `upper`, `count`: byte loops that `+simd128` vectorizes |
 //! | [`WORDCOUNT`](fixtures::WORDCOUNT) | `plugins/wordcount` | `count`, `process`: made with plain wit-bindgen, no SDK |
 //! | [`HOSTILE`](fixtures::HOSTILE) | `tests/fixtures/hostile` | one function per misbehaviour: loops, panics, memory bombs, exits, I/O… |
 //! | [`VERSION9`](fixtures::VERSION9) | `tests/fixtures/version9` | a plugin of `wasp:plugin@9.9.0`, a version no host supports |
@@ -48,6 +49,7 @@
 //!     fn stats() {}
 //!     fn wordcount() {}
 //!     fn logparse() {}
+//!     fn bytewise() {}
 //!     fn hostile() {}
 //!     fn version9() {}
 //!     fn noworld() {}
@@ -111,7 +113,7 @@ mod tests {
     /// `noworld`; names and paths agree.
     #[test]
     fn fixtures_are_core_modules_with_a_world() {
-        assert_eq!(fixtures::ALL.len(), 13);
+        assert_eq!(fixtures::ALL.len(), 14);
         for &(name, path) in fixtures::ALL {
             let bytes = super::wasm_bytes(path);
             assert!(
