@@ -887,6 +887,30 @@ stages = ["upper"]
                 "plugins.a.instance",
                 "per-call",
             ),
+            (
+                "[plugins.a]\npath = \"Cargo.toml\"\n[pipeline]\nstages = [\"a\"]\nbatch = 0\n",
+                5,
+                "pipeline.batch",
+                "from 1 (no batching)",
+            ),
+            (
+                "[plugins.a]\npath = \"Cargo.toml\"\n[pipeline]\nstages = [\"a\"]\nbatch = 100000\n",
+                5,
+                "pipeline.batch",
+                "65536",
+            ),
+            (
+                "[runtime]\nkv-commit = \"2s\"\n",
+                2,
+                "runtime.kv-commit",
+                "at most 1000ms",
+            ),
+            (
+                "[runtime]\nkv-comit = \"5ms\"\n",
+                2,
+                "runtime.kv-comit",
+                "unknown field",
+            ),
             ("[plugins.a]\n", 1, "plugins.a", "missing field `path`"),
             ("[plugins.a\n", 1, "", ""),
         ];
@@ -915,6 +939,20 @@ stages = ["upper"]
         );
         let e = m.error_at_path(a, "x".into());
         assert_eq!((e.line(), e.key()), (2, "plugins.a.path"));
+    }
+
+    #[test]
+    fn batch_and_kv_commit_have_defaults_and_take_values() {
+        let m = parse("[plugins.a]\npath = \"a.wasm\"\n[pipeline]\nstages = [\"a\"]\n").unwrap();
+        assert_eq!(
+            (m.batch(), m.kv_commit()),
+            (DEFAULT_BATCH, DEFAULT_KV_COMMIT)
+        );
+        let m = parse(
+            "[runtime]\nkv-commit = \"0ms\"\n[plugins.a]\npath = \"a.wasm\"\n[pipeline]\nstages = [\"a\"]\nbatch = 1\n",
+        )
+        .unwrap();
+        assert_eq!((m.batch(), m.kv_commit()), (1, Duration::ZERO));
     }
 
     #[test]
