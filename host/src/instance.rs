@@ -194,15 +194,31 @@ impl Instance {
         let Instance {
             store, bindings, ..
         } = self;
-        let outcome = tokio::time::timeout_at(deadline.into(), run(bindings, store)).await;
+        // The wall-clock bound for calls that wait in the host (a blocking WASI
+        // sleep or read, where no epoch deadline can fire). Most calls finish on
+        // their first poll; the timer is only made when the call first waits, so a
+        // call that never waits costs no timer at all.
+        let outcome = {
+            let mut call = std::pin::pin!(run(bindings, store));
+            let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+            std::future::poll_fn(|cx| {
+                if let std::task::Poll::Ready(v) = call.as_mut().poll(cx) {
+                    return std::task::Poll::Ready(Some(v));
+                }
+                let timer = timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline.into())));
+                timer.as_mut().poll(cx).map(|()| None)
+            })
+            .await
+        };
         match outcome {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => {
                 let ctx = self.trap_context();
                 Err(classify(&e, limits, ctx))
             }
             // Dropping the future cancelled the call (e.g. a blocking WASI sleep).
-            Err(_elapsed) => Err(Fault::Timeout {
+            None => Err(Fault::Timeout {
                 limit: limits.timeout,
             }),
         }
