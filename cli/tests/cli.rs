@@ -4,15 +4,11 @@
 // Tests fail loudly on anything unexpected.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use wasp_tests::fixtures;
 
-fn wasp() -> Command {
-    let mut c = Command::cargo_bin("wasp").unwrap();
-    c.env_remove("WASP_LOG").env_remove("RUST_LOG");
-    c
-}
+mod common;
+use common::{run_ok, wasp, write_manifest};
 
 /// stderr is exactly one line starting with `error:`, with no Rust panic or
 /// backtrace in it.
@@ -211,32 +207,6 @@ fn inspect_of_another_version_names_both() {
 }
 
 /// `wasp run -m M --dead-letter DEAD` on `input`; expects success.
-fn run_ok(
-    m: &std::path::Path,
-    dead: &std::path::Path,
-    input: impl Into<Vec<u8>>,
-) -> std::process::Output {
-    wasp()
-        .args([
-            "run",
-            "-m",
-            m.to_str().unwrap(),
-            "--dead-letter",
-            dead.to_str().unwrap(),
-        ])
-        .write_stdin(input)
-        .assert()
-        .success()
-        .get_output()
-        .clone()
-}
-
-fn write_manifest(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
-    let f = dir.join("wasp.toml");
-    std::fs::write(&f, body).unwrap();
-    f
-}
-
 #[test]
 fn call_by_manifest_name_uses_config_and_limits() {
     let dir = tempfile::tempdir().unwrap();

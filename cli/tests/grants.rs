@@ -16,11 +16,8 @@ use assert_cmd::Command;
 use serde_json::{Value, json};
 use wasp_tests::fixtures;
 
-fn wasp() -> Command {
-    let mut c = Command::cargo_bin("wasp").unwrap();
-    c.env_remove("WASP_LOG").env_remove("RUST_LOG");
-    c
-}
+mod common;
+use common::wasp;
 
 /// A temporary directory holding `data/hello.txt`, `secret.txt` beside `data/`,
 /// and `wasp.toml` with the sandbox plugin and `grants` (a TOML table body).

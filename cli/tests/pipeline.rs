@@ -8,11 +8,14 @@
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 use wasp_tests::fixtures;
+
+mod common;
+use common::{run_ok, write_manifest};
 
 fn golden(version: &str, name: &str) -> String {
     format!(
@@ -21,29 +24,9 @@ fn golden(version: &str, name: &str) -> String {
     )
 }
 
-fn write_manifest(dir: &Path, body: &str) -> PathBuf {
-    let f = dir.join("wasp.toml");
-    std::fs::write(&f, body).unwrap();
-    f
-}
-
-/// `wasp run -m M --dead-letter D` over `input`; its stdout lines and stderr.
+/// `wasp run` over `input` (it must succeed): its stdout lines and stderr.
 fn run(m: &Path, dead: &Path, input: String) -> (Vec<Value>, String) {
-    let out = assert_cmd::Command::cargo_bin("wasp")
-        .unwrap()
-        .env_remove("WASP_LOG")
-        .args([
-            "run",
-            "-m",
-            m.to_str().unwrap(),
-            "--dead-letter",
-            dead.to_str().unwrap(),
-        ])
-        .write_stdin(input)
-        .assert()
-        .success()
-        .get_output()
-        .clone();
+    let out = run_ok(m, dead, input);
     let lines = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -257,8 +240,7 @@ fn kv_writes_are_durable_before_their_outputs_even_under_sigkill() {
     feeder.join().unwrap();
     assert!(last_seen >= 3000);
     // Every count that reached the output survived the kill.
-    let out = assert_cmd::Command::cargo_bin("wasp")
-        .unwrap()
+    let out = common::wasp()
         .args(["call", "-m", m.to_str().unwrap(), "stats", "counts", ""])
         .assert()
         .success()
