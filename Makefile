@@ -10,7 +10,7 @@ SIMD := --config 'target.wasm32-wasip1.rustflags=["-C", "target-feature=+simd128
 # path dependencies back into it, so rustfmt gets the files directly.
 GUEST_SOURCES = $(shell find plugins tests/fixtures -name '*.rs' -not -path '*/target/*')
 
-.PHONY: run test bench bench-peers fmt lint plugins python-plugins wasm-target doc
+.PHONY: run test bench bench-peers fmt lint plugins python-plugins test-tools wasm-target doc
 
 ## Install the wasm target if it is missing (CI starts from a fresh toolchain).
 wasm-target:
@@ -30,8 +30,12 @@ run: plugins
 python-plugins:
 	scripts/python-plugins.sh
 
+## System tools the tests use (ssh-keygen), installed when missing.
+test-tools:
+	scripts/test-tools.sh
+
 ## Build everything (plugins and fixtures via tests/build.rs) and run every test.
-test: wasm-target python-plugins
+test: wasm-target python-plugins test-tools
 	$(CARGO) test --workspace
 
 ## Benchmarks: criterion (per call, loading) and the custom harnesses (pipeline,

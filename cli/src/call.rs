@@ -31,19 +31,21 @@ pub(crate) struct Args {
     input: Option<String>,
 }
 
+/// Where the plugin comes from: a file given on the command line, or a manifest.
+enum Source {
+    File(PathBuf),
+    Manifest(Manifest),
+}
+
 fn is_wasm_path(s: &str) -> bool {
     s.ends_with(".wasm") || Path::new(s).is_file()
 }
 
 pub(crate) async fn run(a: Args) -> CliResult {
     // The kv store: the manifest's [runtime] state if it names one, else in memory.
-    let (name, path, options, state) = if is_wasm_path(&a.plugin) {
+    let (source, options, state) = if is_wasm_path(&a.plugin) {
         let path = PathBuf::from(&a.plugin);
-        let name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "plugin".into());
-        (name, path, PluginOptions::default(), None)
+        (Source::File(path), PluginOptions::default(), None)
     } else {
         let manifest = Manifest::from_file(manifest_path(&a.manifest))?;
         let entry = manifest.plugin(&a.plugin).ok_or_else(|| {
@@ -56,12 +58,8 @@ pub(crate) async fn run(a: Args) -> CliResult {
             ))
         })?;
         let state = manifest.state().map(std::path::Path::to_path_buf);
-        (
-            a.plugin.clone(),
-            entry.path().to_path_buf(),
-            entry.options().clone(),
-            state,
-        )
+        let options = entry.options().clone();
+        (Source::Manifest(manifest), options, state)
     };
     // Overrides apply to this call only (the plugin loads with its own limits).
     let mut call = CallOptions::default();
@@ -97,7 +95,10 @@ pub(crate) async fn run(a: Args) -> CliResult {
         std::time::Duration::ZERO,
         crate::pool_for(None).saturating_add(options.max_instances),
     )?;
-    let plugin = runtime.load_file_as(&name, &path, options).await?;
+    let plugin = match source {
+        Source::File(path) => runtime.load_file(&path, options).await?,
+        Source::Manifest(m) => runtime.load_entry(&m, &a.plugin).await?,
+    };
     let out: Vec<u8> = plugin.call_with(&a.function, input, call).await?;
     let mut stdout = std::io::stdout().lock();
     stdout

@@ -9,9 +9,11 @@ mod build;
 mod call;
 mod check;
 mod inspect;
+mod metrics;
 mod new;
 mod pipeline;
 mod run;
+mod sign;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +56,10 @@ enum Command {
     New(new::Args),
     /// Build a plugin crate into NAME.wasm, ready to ship (size, API version, sha256).
     Build(build::Args),
+    /// Sign a plugin with an OpenSSH Ed25519 key (embedded, or FILE.wasm.sig).
+    Sign(sign::SignArgs),
+    /// Show who signed a plugin; exit 0 when one of the given keys did, else 2.
+    Verify(sign::VerifyArgs),
 }
 
 /// The manifest used when `-m` is not given.
@@ -157,6 +163,8 @@ fn main() -> ExitCode {
             Command::Check(a) => check::run(a).await,
             Command::New(a) => new::run(a),
             Command::Build(a) => build::run(a).await,
+            Command::Sign(a) => sign::sign(a),
+            Command::Verify(a) => sign::verify(a),
         }
     });
     // Do not wait for plugin calls that are still being cancelled.

@@ -92,7 +92,8 @@ fn manifest(name: &str, ident: &str) -> String {
 }
 
 fn rust_files(a: &Args, ident: &str) -> Result<Vec<(&'static str, String)>, Failure> {
-    let sdk = match &a.sdk_path {
+    let tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let (sdk, host, lock) = match &a.sdk_path {
         Some(p) => {
             let p = p.canonicalize().map_err(|e| {
                 Failure::usage(format!(
@@ -100,23 +101,27 @@ fn rust_files(a: &Args, ident: &str) -> Result<Vec<(&'static str, String)>, Fail
                     p.display()
                 ))
             })?;
-            format!(
-                "{{ path = \"{}\" }}",
-                p.display().to_string().replace('\\', "/")
-            )
+            // The host is the SDK's sibling in a wasp source tree.
+            let host = p.join("../host").canonicalize().ok();
+            (path_dep(&p), host.map(|h| path_dep(&h)), None)
         }
-        None => {
-            let tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-sdk");
-            match tree.canonicalize() {
-                Ok(p) => format!(
-                    "{{ path = \"{}\" }}",
-                    p.display().to_string().replace('\\', "/")
-                ),
-                Err(_) => "\"0.3\"".to_string(),
-            }
-        }
+        None => match tree.join("guest-sdk").canonicalize() {
+            Ok(p) => (
+                path_dep(&p),
+                tree.join("host").canonicalize().ok().map(|h| path_dep(&h)),
+                std::fs::read_to_string(tree.join("Cargo.lock")).ok(),
+            ),
+            Err(_) => ("\"0.3\"".to_string(), None, None),
+        },
     };
-    Ok(vec![
+    let host = host.unwrap_or_else(|| "\"0.1\"".to_string());
+    let mut files = vec![];
+    // In a wasp source tree, the tree's lock: the host's dependencies resolve to
+    // the versions already built there (cargo drops what this crate does not use).
+    if let Some(lock) = lock {
+        files.push(("Cargo.lock", lock));
+    }
+    files.extend([
         (
             "Cargo.toml",
             format!(
@@ -132,9 +137,21 @@ crate-type = ["cdylib"]
 [dependencies]
 wasp-sdk = {sdk}
 
+# `cargo test` on this machine: tests/host.rs builds the plugin and calls it
+# through the real wasp host.
+[target.'cfg(not(target_family = "wasm"))'.dev-dependencies]
+wasp-host = {host}
+tokio = {{ version = "1", features = ["macros", "rt-multi-thread"] }}
+
 [profile.release]
 opt-level = "s"
 strip = "debuginfo"
+
+# The host's compiler (Cranelift) optimised even in test builds: it compiles the
+# plugin in tests/host.rs, and unoptimised it would crawl.
+[profile.dev.package."*"]
+opt-level = 2
+debug = false
 
 # Its own workspace, so it builds wherever it is created.
 [workspace]
@@ -151,6 +168,33 @@ strip = "debuginfo"
                 .to_string(),
         ),
         (".gitignore", "/target\n/*.wasm\n".to_string()),
+        (
+            "tests/host.rs",
+            format!(
+                r#"//! The plugin built for wasm32-wasip1 and called through the real wasp host,
+//! as an application would: `cargo test` runs this next to the unit tests.
+#![cfg(not(target_family = "wasm"))]
+
+use wasp_host::PluginOptions;
+
+#[tokio::test]
+async fn greets_through_the_host() {{
+    let options = PluginOptions::default().config("greeting", "Hi");
+    let plugin = wasp_host::testing::load_crate_with(env!("CARGO_MANIFEST_DIR"), options)
+        .await
+        .expect("the plugin builds and loads");
+    let out: String = plugin.call("greet", "world").await.expect("greet");
+    assert_eq!(out, "Hi, world!");
+    // A plugin error reaches the caller with its code.
+    let err = plugin.call::<_, String>("greet", " ").await.unwrap_err();
+    assert!(
+        matches!(&err, wasp_host::Error::Plugin {{ code, .. }} if code == "empty"),
+        "{{err}}"
+    );
+}}
+"#
+            ),
+        ),
         ("wasp.toml", manifest(&a.name, ident)),
         (
             "src/lib.rs",
@@ -202,7 +246,16 @@ mod tests {{
                 name = a.name,
             ),
         ),
-    ])
+    ]);
+    Ok(files)
+}
+
+/// A Cargo dependency on the crate at `dir`.
+fn path_dep(dir: &Path) -> String {
+    format!(
+        "{{ path = \"{}\" }}",
+        dir.display().to_string().replace('\\', "/")
+    )
 }
 
 fn python_files(name: &str, ident: &str) -> Vec<(&'static str, String)> {

@@ -33,6 +33,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufWriter, Read, Write};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -65,6 +66,15 @@ pub(crate) struct Totals {
     pub(crate) dropped: u64,
     /// Events dead-lettered.
     pub(crate) dead: u64,
+}
+
+/// The same counts, live while the pipeline runs (for `--metrics`).
+#[derive(Default, Debug)]
+pub(crate) struct Counters {
+    pub(crate) events: AtomicU64,
+    pub(crate) out: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) dead: AtomicU64,
 }
 
 /// Why the pipeline stopped before the end of its input.
@@ -113,6 +123,7 @@ pub(crate) struct Pipeline {
     pub(crate) plugins: Plugins,
     pub(crate) stages: Vec<String>,
     pub(crate) batch: usize,
+    pub(crate) counters: Arc<Counters>,
 }
 
 impl Pipeline {
@@ -154,9 +165,10 @@ impl Pipeline {
             rx = next_rx;
         }
         let runtime = self.runtime.clone();
+        let counters = self.counters.clone();
         let writer = std::thread::Builder::new()
             .name("wasp-run-writer".into())
-            .spawn(move || write_chunks(rx, out, dead, &runtime))
+            .spawn(move || write_chunks(rx, out, dead, &runtime, &counters))
             .map_err(|e| PipelineError::Task(format!("cannot start the writer: {e}")))?;
         let mut failed = None;
         for s in stages {
@@ -475,6 +487,7 @@ fn write_chunks(
     out: Box<dyn Write + Send>,
     dead: Box<dyn Write + Send>,
     runtime: &Runtime,
+    counters: &Counters,
 ) -> Result<Totals, PipelineError> {
     let mut out = BufWriter::with_capacity(64 << 10, out);
     let mut dead = BufWriter::with_capacity(16 << 10, dead);
@@ -520,7 +533,11 @@ fn write_chunks(
         // What the stages wrote to kv for these events is on disk before their
         // outputs are released.
         runtime.kv_sync_blocking().map_err(PipelineError::KvSync)?;
+        let before = (totals.out, totals.dropped, totals.dead);
         for chunk in ready {
+            counters
+                .events
+                .fetch_add(chunk.events.len() as u64, Ordering::Relaxed);
             for event in chunk.events {
                 match event.slot {
                     Slot::Live(bytes) => {
@@ -540,6 +557,15 @@ fn write_chunks(
                 }
             }
         }
+        counters
+            .out
+            .fetch_add(totals.out - before.0, Ordering::Relaxed);
+        counters
+            .dropped
+            .fetch_add(totals.dropped - before.1, Ordering::Relaxed);
+        counters
+            .dead
+            .fetch_add(totals.dead - before.2, Ordering::Relaxed);
         if flushed.elapsed() >= FLUSH_EVERY {
             flush(&mut out, &mut dead)?;
             flushed = Instant::now();

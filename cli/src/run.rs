@@ -30,6 +30,10 @@ pub(crate) struct Args {
     /// (and on SIGUSR1).
     #[arg(long, value_name = "DURATION")]
     stats_every: Option<wasp_host::Dur>,
+    /// Serve Prometheus metrics at http://ADDR/metrics while the pipeline runs
+    /// (overrides [runtime] metrics), e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
 }
 
 pub(crate) async fn run(a: Args) -> CliResult {
@@ -77,6 +81,11 @@ pub(crate) async fn run(a: Args) -> CliResult {
         None
     };
     let _stats = spawn_stats_reporter(&plugins, &stages, a.stats_every.map(|d| d.0));
+    let counters = std::sync::Arc::new(crate::pipeline::Counters::default());
+    let _metrics = match a.metrics.or(manifest.metrics()) {
+        Some(addr) => Some(crate::metrics::serve(&plugins, &counters, addr)?),
+        None => None,
+    };
 
     let dead: Box<dyn std::io::Write + Send> = match &a.dead_letter {
         Some(p) => Box::new(std::fs::File::create(p).map_err(|e| {
@@ -99,6 +108,7 @@ pub(crate) async fn run(a: Args) -> CliResult {
         plugins: plugins.clone(),
         stages: stages.clone(),
         batch: manifest.batch() as usize,
+        counters,
     };
     let totals = pipeline
         .run(input, Box::new(std::io::stdout()), dead)
@@ -116,11 +126,12 @@ fn ms(d: Duration) -> String {
     format!("{:.3}ms", d.as_secs_f64() * 1e3)
 }
 
-/// Prints the per-plugin table (stderr).
+/// Prints the per-plugin table (stderr): calls and outcomes, latency, and what
+/// each plugin cost (fuel, CPU time inside the guest, bytes in and out).
 fn print_summary(plugins: &Plugins, stages: &[String]) {
     eprintln!(
-        "{:<16} {:>8} {:>8} {:>8} {:>10} {:>10}  faults by kind",
-        "plugin", "calls", "errors", "faults", "p50", "p99"
+        "{:<16} {:>8} {:>7} {:>7} {:>10} {:>10} {:>12} {:>9} {:>10} {:>10}  faults by kind",
+        "plugin", "calls", "errors", "faults", "p50", "p99", "fuel", "cpu", "bytes in", "bytes out"
     );
     let mut seen = std::collections::BTreeSet::new();
     for name in stages {
@@ -131,13 +142,17 @@ fn print_summary(plugins: &Plugins, stages: &[String]) {
         let s = p.stats();
         let kinds: Vec<String> = s.faults.iter().map(|(k, v)| format!("{k}={v}")).collect();
         eprintln!(
-            "{:<16} {:>8} {:>8} {:>8} {:>10} {:>10}  {}{}",
+            "{:<16} {:>8} {:>7} {:>7} {:>10} {:>10} {:>12} {:>9} {:>10} {:>10}  {}{}",
             name,
             s.calls,
             s.errors,
             s.total_faults(),
             ms(s.p50),
             ms(s.p99),
+            s.fuel_consumed,
+            format!("{:.3}s", s.cpu_time.as_secs_f64()),
+            s.bytes_in,
+            s.bytes_out,
             kinds.join(" "),
             if s.quarantined { " (quarantined)" } else { "" }
         );

@@ -396,19 +396,32 @@ fn new_scaffolds_a_plugin_that_builds_and_runs() {
         .success();
     let crate_dir = dir.path().join("hello-plugin");
     assert!(crate_dir.join("src/lib.rs").is_file());
-    // Its unit test passes as generated, on the host target (sharing the
-    // workspace's target dir, where the SDK's dependencies are built).
+    // Its tests pass as generated: the unit test on the host target, and
+    // tests/host.rs, which builds the plugin and calls it through the real host.
+    // The host's side shares the workspace's target dir (the scaffold got the
+    // workspace's lock, so wasmtime is already built there); the plugin build
+    // inside the test shares the fixtures' wasm target dir.
     let workspace_target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
-    let status = std::process::Command::new(env!("CARGO"))
+    let output = std::process::Command::new(env!("CARGO"))
         .current_dir(&crate_dir)
-        .args(["test", "--quiet", "--target-dir"])
+        .args(["test", "--target-dir"])
         .arg(&workspace_target)
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_TARGET_DIR")
-        .status()
+        .env("CARGO_TARGET_DIR", workspace_target.join("wasm"))
+        .output()
         .unwrap();
-    assert!(status.success(), "the scaffold's own test failed");
+    let log = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the scaffold's own tests failed:\n{log}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(log.contains("greets_through_the_host ... ok"), "{log}");
+    assert!(
+        log.contains("greets_by_name_and_refuses_no_name ... ok"),
+        "{log}"
+    );
     // `wasp build`, sharing the guest target dir with the test fixtures so the
     // SDK's deps are already built.
     let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm");

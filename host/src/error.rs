@@ -471,9 +471,87 @@ pub enum LoadError {
         /// What is wrong.
         problem: &'static str,
     },
+    /// The plugin has a trusted key list (its `signed-by`, or the runtime's
+    /// `trusted-keys`), and no listed key signed exactly these bytes.
+    #[error("{}{problem}", file.as_ref().map(|f| format!("{}: ", f.display())).unwrap_or_default())]
+    Signature {
+        /// The plugin file, when it was loaded from one.
+        file: Option<PathBuf>,
+        /// Why the signature check failed.
+        problem: SignatureProblem,
+    },
     /// A plugin loaded from bytes has no file to reload.
     #[error("it was loaded from bytes, so there is no file to reload; load the new bytes instead")]
     NoSource,
+}
+
+/// Why a plugin's signatures do not let it load (see [`crate::signing::verify`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureProblem {
+    /// `require-signatures` is on and no trusted key list applies to the plugin.
+    #[error(
+        "signatures are required (require-signatures = true) but no trusted key list applies to it; give it `signed-by = [\"KEY.pub\"]` or set [runtime] trusted-keys"
+    )]
+    NoTrustedKeys,
+    /// Neither an embedded signature nor a `FILE.wasm.sig`.
+    #[error(
+        "it is unsigned, but it must be signed by a trusted key; sign it with `wasp sign --key KEY FILE.wasm`"
+    )]
+    Unsigned,
+    /// Signed, but by none of the trusted keys.
+    #[error(
+        "it is signed by {}, which is not a trusted key; compare with `ssh-keygen -lf KEY.pub` and add the key to signed-by or trusted-keys if you trust it",
+        fingerprints.join(", ")
+    )]
+    UnlistedKey {
+        /// The signers' fingerprints (`SHA256:…`), as recorded in the signatures.
+        fingerprints: Vec<String>,
+    },
+    /// A trusted key's signature is there but does not match the bytes: the file
+    /// (or the signature) was changed after signing.
+    #[error(
+        "its signature by {fingerprint} does not match its bytes: the file was changed after it was signed"
+    )]
+    Tampered {
+        /// The trusted key whose signature does not hold.
+        fingerprint: String,
+    },
+    /// The file or its signature does not parse.
+    #[error("its signature cannot be read: {message}")]
+    Malformed {
+        /// What the parser said.
+        message: String,
+    },
+}
+
+/// Why `wasp sign` (or [`crate::signing::sign_embedded`]) could not sign.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SigningError {
+    /// The key file is not an unencrypted OpenSSH Ed25519 private key.
+    #[error("cannot use the key: {problem}")]
+    Key {
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The file to sign is not a WebAssembly module or component.
+    #[error("cannot sign it: {message}")]
+    NotWasm {
+        /// The parser's message.
+        message: String,
+    },
+    /// This key signed these bytes already.
+    #[error("it is already signed by {fingerprint}")]
+    AlreadySigned {
+        /// The key's fingerprint.
+        fingerprint: String,
+    },
+    /// `--detached` on a file that carries embedded signatures.
+    #[error(
+        "it carries embedded signatures; sign it embedded (without --detached), or sign the unsigned file"
+    )]
+    HasEmbedded,
 }
 
 /// Why a file is not WebAssembly.

@@ -66,7 +66,7 @@ pub(crate) enum Outcome<T> {
 pub(crate) struct Instance {
     store: Store<StoreState>,
     bindings: Bindings,
-    _live: LiveInstance,
+    live: LiveInstance,
 }
 
 impl Instance {
@@ -149,7 +149,7 @@ impl Instance {
         Ok(Instance {
             store,
             bindings,
-            _live: LiveInstance::new(spec.metrics.clone()),
+            live: LiveInstance::new(spec.metrics.clone()),
         })
     }
 
@@ -198,11 +198,18 @@ impl Instance {
         // sleep or read, where no epoch deadline can fire). Most calls finish on
         // their first poll; the timer is only made when the call first waits, so a
         // call that never waits costs no timer at all.
+        //
+        // CPU time is the thread's, measured around each poll: a call may move
+        // between threads at every await, and only the time it ran counts.
+        let mut cpu = std::time::Duration::ZERO;
         let outcome = {
-            let mut call = std::pin::pin!(run(bindings, store));
+            let mut call = std::pin::pin!(run(bindings, &mut *store));
             let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
             std::future::poll_fn(|cx| {
-                if let std::task::Poll::Ready(v) = call.as_mut().poll(cx) {
+                let start = crate::metrics::thread_cpu_time();
+                let polled = call.as_mut().poll(cx);
+                cpu += crate::metrics::thread_cpu_time().saturating_sub(start);
+                if let std::task::Poll::Ready(v) = polled {
                     return std::task::Poll::Ready(Some(v));
                 }
                 let timer = timer
@@ -211,6 +218,12 @@ impl Instance {
             })
             .await
         };
+        // Fuel is spent whatever the outcome; what is left is what was not.
+        let fuel = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        self.live.metrics().record_work(fuel, cpu);
+        if tracing::enabled!(target: "wasp::call", tracing::Level::DEBUG) {
+            tracing::Span::current().record("fuel", fuel);
+        }
         match outcome {
             Some(Ok(v)) => Ok(v),
             Some(Err(e)) => {

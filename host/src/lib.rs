@@ -51,8 +51,10 @@ pub mod manifest;
 mod metrics;
 mod plugin;
 mod pool;
+pub mod prometheus;
 mod registry;
 mod runtime;
+pub mod signing;
 mod spec;
 mod state;
 pub mod testing;
@@ -62,7 +64,7 @@ mod watch;
 pub use capability::{HostFn, HostFnContext};
 pub use error::{
     BuildError, CacheProblem, Error, Fault, GrantError, InfoProblem, KvError, LoadError, NotWasm,
-    Result, SetupError,
+    Result, SetupError, SignatureProblem, SigningError,
 };
 pub use loader::{DEFAULT_KV_QUOTA, Inspection};
 pub use metrics::PluginStats;
@@ -73,6 +75,7 @@ pub use spec::ParseError;
 pub use spec::api::ApiVersion;
 pub use spec::grants::{FileGrant, FileMode, Grants, NetGrant};
 pub use spec::info::PluginInfo;
+pub use spec::keys::TrustedKey;
 pub use spec::limits::Limits;
 pub use spec::options::{
     CallOptions, DEFAULT_MAX_INSTANCES, DEFAULT_MAX_QUEUE, InstanceMode, PluginOptions,

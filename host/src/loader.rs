@@ -12,6 +12,7 @@ pub(crate) mod cache;
 mod detect;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use sha2::{Digest, Sha256};
@@ -28,6 +29,7 @@ use crate::kv::KvStore;
 use crate::metrics::Metrics;
 use crate::spec::api::ApiVersion;
 use crate::spec::info::PluginInfo;
+use crate::spec::keys::TrustedKey;
 use crate::spec::options::PluginOptions;
 use crate::state::{KvAccess, SharedState, StoreState};
 use crate::version::{ComponentShape, Pre};
@@ -44,6 +46,37 @@ pub(crate) struct Env {
     pub(crate) cache: Option<cache::Cache>,
     pub(crate) kv: KvStore,
     pub(crate) code: SharedCode,
+    pub(crate) trust: Trust,
+}
+
+/// Who may sign the plugins a runtime loads: its default key list, and whether
+/// a plugin without a key list (its own [`PluginOptions::signed_by`] or this one)
+/// is refused.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Trust {
+    pub(crate) keys: Vec<TrustedKey>,
+    pub(crate) require: bool,
+}
+
+impl Trust {
+    /// The keys `options` must be signed by, or `None` when any file loads.
+    pub(crate) fn keys_for<'a>(&'a self, options: &'a PluginOptions) -> Option<&'a [TrustedKey]> {
+        match &options.signed_by {
+            Some(keys) => Some(keys),
+            None if !self.keys.is_empty() => Some(&self.keys),
+            // Required but none apply: an empty list, which refuses every file.
+            None if self.require => Some(&[]),
+            None => None,
+        }
+    }
+}
+
+/// A plugin file to load: its bytes, where they came from, and the detached
+/// signature beside it (`PATH.sig`), if any.
+pub(crate) struct File {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) path: Option<PathBuf>,
+    pub(crate) detached: Option<Vec<u8>>,
 }
 
 /// Compiled code by the sha256 of its file, while some plugin loaded from those
@@ -169,16 +202,22 @@ fn guard_panics<T>(plugin: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
 pub(crate) async fn compile(
     env: &Env,
     plugin: &str,
-    bytes: Vec<u8>,
-    pin: Option<[u8; 32]>,
+    file: File,
+    options: &PluginOptions,
 ) -> Result<Compiled> {
     let engine = env.engine.clone();
     let cache = env.cache.clone();
     let code = env.code.clone();
     let name = plugin.to_string();
+    let pin = options.sha256;
+    let keys = env.trust.keys_for(options).map(<[TrustedKey]>::to_vec);
     tokio::task::spawn_blocking(move || {
         guard_panics(&name, || {
-            compile_blocking(&engine, cache.as_ref(), &code, &name, &bytes, pin)
+            let check = Check {
+                pin,
+                keys: keys.as_deref(),
+            };
+            compile_blocking(&engine, cache.as_ref(), &code, &name, &file, check)
         })
     })
     .await
@@ -188,16 +227,25 @@ pub(crate) async fn compile(
     })?
 }
 
+/// What the bytes must satisfy before anything is compiled or taken from a cache.
+struct Check<'a> {
+    /// The manifest's `sha256`.
+    pin: Option<[u8; 32]>,
+    /// The keys one of which must have signed the bytes.
+    keys: Option<&'a [TrustedKey]>,
+}
+
 fn compile_blocking(
     engine: &Engine,
     cache: Option<&cache::Cache>,
     shared: &SharedCode,
     plugin: &str,
-    bytes: &[u8],
-    pin: Option<[u8; 32]>,
+    file: &File,
+    check: Check<'_>,
 ) -> Result<Compiled> {
+    let bytes = &file.bytes;
     let sha256: [u8; 32] = Sha256::digest(bytes).into();
-    if let Some(expected) = pin
+    if let Some(expected) = check.pin
         && expected != sha256
     {
         return Err(Error::load(
@@ -207,6 +255,22 @@ fn compile_blocking(
                 expected,
             },
         ));
+    }
+    // Before the shared code and the cache: compiled code is used only for bytes
+    // verified on this load.
+    if let Some(keys) = check.keys {
+        let signers =
+            crate::signing::verify(bytes, file.detached.as_deref(), keys).map_err(|problem| {
+                Error::load(
+                    plugin,
+                    LoadError::Signature {
+                        file: file.path.clone(),
+                        problem,
+                    },
+                )
+            })?;
+        let signed_by: Vec<String> = signers.iter().map(TrustedKey::fingerprint).collect();
+        tracing::debug!(target: "wasp::load", plugin, signed_by = %signed_by.join(", "), "signature verified");
     }
     if let Some(code) = shared.get(&sha256) {
         let version = code.shape.api_version(plugin, code.adapted)?;
@@ -301,13 +365,13 @@ fn check_options(plugin: &str, options: &PluginOptions) -> Result<()> {
 pub(crate) async fn prepare(
     env: &Env,
     name: &str,
-    bytes: Vec<u8>,
+    file: File,
     options: &PluginOptions,
 ) -> Result<Prepared> {
     check_options(name, options)?;
     let grants = Resolved::new(&options.grants, &env.host_fns).map_err(|e| Error::load(name, e))?;
     check_nesting(&[(name, &options.grants.files)]).map_err(|b| Error::load(name, b.1))?;
-    let compiled = compile(env, name, bytes, options.sha256).await?;
+    let compiled = compile(env, name, file, options).await?;
     let instance_pre = env
         .linker
         .instantiate_pre(&compiled.component)
@@ -373,13 +437,13 @@ fn check_info(info: &PluginInfo) -> std::result::Result<(), InfoProblem> {
 pub(crate) async fn inspect(
     env: &Env,
     name: &str,
-    bytes: Vec<u8>,
+    file: File,
     options: &PluginOptions,
 ) -> Result<Inspection> {
-    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let sha256 = hex::encode(Sha256::digest(&file.bytes));
     let decoded = {
         let name = name.to_string();
-        let bytes = bytes.clone();
+        let bytes = file.bytes.clone();
         tokio::task::spawn_blocking(move || decode(&name, &bytes))
             .await
             .map_err(|source| Error::Task {
@@ -387,7 +451,7 @@ pub(crate) async fn inspect(
                 source,
             })??
     };
-    let (api_version, info, problem) = match prepare(env, name, bytes, options).await {
+    let (api_version, info, problem) = match prepare(env, name, file, options).await {
         Ok(p) => (Some(p.compiled.version), Some(p.info), None),
         Err(e) => {
             let adapted = decoded.kind == BinaryKind::CoreModule;

@@ -57,6 +57,9 @@ struct RawRuntime {
     state: Option<Spanned<String>>,
     watch: Option<bool>,
     kv_commit: Option<Spanned<Dur>>,
+    trusted_keys: Option<Vec<Spanned<String>>>,
+    require_signatures: Option<bool>,
+    metrics: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -81,6 +84,7 @@ struct RawLimits {
 struct RawPlugin {
     path: Spanned<String>,
     sha256: Option<Spanned<String>>,
+    signed_by: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     config: BTreeMap<String, Spanned<toml::Value>>,
     instance: Option<Spanned<String>>,
@@ -143,6 +147,9 @@ pub struct Manifest {
     state: Option<PathBuf>,
     watch: bool,
     kv_commit: Duration,
+    trusted_keys: Vec<KeyFile>,
+    require_signatures: bool,
+    metrics: Option<std::net::SocketAddr>,
     plugins: BTreeMap<String, PluginEntry>,
     pipeline: Option<Vec<String>>,
     batch: u32,
@@ -165,6 +172,14 @@ pub(crate) struct Position {
     column: usize,
 }
 
+/// A public key file named in the manifest (`trusted-keys`, `signed-by`), relative
+/// to the manifest, and where it was written.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyFile {
+    pub(crate) path: PathBuf,
+    pub(crate) at: Position,
+}
+
 /// One `[plugins.NAME]` table: its file and its options.
 ///
 /// ```no_run
@@ -178,6 +193,7 @@ pub struct PluginEntry {
     name: String,
     path: PathBuf,
     options: PluginOptions,
+    signed_by: Option<Vec<KeyFile>>,
     path_at: Position,
     /// Where each `grants.files` entry's `host` was written, in order.
     files_at: Vec<Position>,
@@ -204,6 +220,32 @@ impl PluginEntry {
     /// ```
     pub fn options(&self) -> &PluginOptions {
         &self.options
+    }
+    /// `signed-by`: the public key files (relative to the manifest's directory) one
+    /// of which must have signed the plugin; `None` when the entry has none (then
+    /// `[runtime] trusted-keys` applies). The keys are read when the manifest is
+    /// loaded.
+    ///
+    /// ```
+    /// let m = wasp_host::manifest::Manifest::parse(
+    ///     "[plugins.a]\npath = \"a.wasm\"\nsigned-by = [\"keys/acme.pub\"]", "d/wasp.toml")?;
+    /// assert_eq!(m.plugin("a").unwrap().signed_by().unwrap(), [std::path::Path::new("d/keys/acme.pub")]);
+    /// # Ok::<(), wasp_host::manifest::ManifestError>(())
+    /// ```
+    pub fn signed_by(&self) -> Option<Vec<&Path>> {
+        self.signed_by
+            .as_ref()
+            .map(|keys| keys.iter().map(|k| k.path.as_path()).collect())
+    }
+
+    /// The name it is declared under.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its own `signed-by` list, with where each key was written.
+    pub(crate) fn signed_by_files(&self) -> Option<&[KeyFile]> {
+        self.signed_by.as_deref()
     }
 }
 
@@ -337,6 +379,51 @@ impl Manifest {
         self.kv_commit
     }
 
+    /// `[runtime] trusted-keys`: the public key files (relative to the manifest's
+    /// directory) that may sign plugins without a `signed-by` of their own.
+    ///
+    /// ```
+    /// let m = wasp_host::manifest::Manifest::parse("[runtime]\ntrusted-keys = [\"k.pub\"]", "wasp.toml")?;
+    /// assert_eq!(m.trusted_keys().count(), 1);
+    /// # Ok::<(), wasp_host::manifest::ManifestError>(())
+    /// ```
+    pub fn trusted_keys(&self) -> impl Iterator<Item = &Path> {
+        self.trusted_keys.iter().map(|k| k.path.as_path())
+    }
+
+    /// `[runtime] require-signatures`: refuse plugins that no trusted key list
+    /// covers (default false).
+    ///
+    /// ```
+    /// let m = wasp_host::manifest::Manifest::parse("", "wasp.toml")?;
+    /// assert!(!m.require_signatures());
+    /// # Ok::<(), wasp_host::manifest::ManifestError>(())
+    /// ```
+    pub fn require_signatures(&self) -> bool {
+        self.require_signatures
+    }
+
+    /// `[runtime] metrics`: where `wasp run` serves `/metrics` for Prometheus.
+    ///
+    /// ```
+    /// let m = wasp_host::manifest::Manifest::parse("[runtime]\nmetrics = \"127.0.0.1:9464\"", "wasp.toml")?;
+    /// assert_eq!(m.metrics().unwrap().port(), 9464);
+    /// # Ok::<(), wasp_host::manifest::ManifestError>(())
+    /// ```
+    pub fn metrics(&self) -> Option<std::net::SocketAddr> {
+        self.metrics
+    }
+
+    /// `[runtime] trusted-keys`, with where each key was written.
+    pub(crate) fn trusted_key_files(&self) -> &[KeyFile] {
+        &self.trusted_keys
+    }
+
+    /// An error about a key file: where it was written, under `key`.
+    pub(crate) fn error_at_key(&self, at: Position, key: String, message: String) -> ManifestError {
+        self.error(at, key, message)
+    }
+
     /// `[pipeline] batch`: the most events `wasp run` sends a `wasp:plugin@0.3.0`
     /// stage in one `call-batch` (default [`DEFAULT_BATCH`]; 1 disables batching).
     ///
@@ -459,6 +546,9 @@ impl Validator<'_> {
             Some(l) => self.limits(Limits::default(), &l, "defaults.limits")?,
             None => Limits::default(),
         };
+        let mut trusted_keys = Vec::new();
+        let mut require_signatures = false;
+        let mut metrics = None;
         let (state, watch, kv_commit) = match raw.runtime {
             Some(r) => {
                 let kv_commit = match r.kv_commit {
@@ -476,6 +566,23 @@ impl Validator<'_> {
                     Some(d) => d.into_inner().0,
                     None => DEFAULT_KV_COMMIT,
                 };
+                trusted_keys = self.key_files(r.trusted_keys.unwrap_or_default());
+                require_signatures = r.require_signatures.unwrap_or(false);
+                if let Some(m) = r.metrics {
+                    match m.get_ref().parse::<std::net::SocketAddr>() {
+                        Ok(addr) => metrics = Some(addr),
+                        Err(_) => {
+                            return self.err(
+                                m.span(),
+                                "runtime.metrics",
+                                format!(
+                                    "invalid address `{}`: give IP:PORT, e.g. \"127.0.0.1:9464\"",
+                                    m.get_ref()
+                                ),
+                            );
+                        }
+                    }
+                }
                 (
                     r.state.map(|s| self.dir.join(s.into_inner())),
                     r.watch.unwrap_or(false),
@@ -544,10 +651,22 @@ impl Validator<'_> {
             state,
             watch,
             kv_commit,
+            trusted_keys,
+            require_signatures,
+            metrics,
             plugins,
             pipeline,
             batch,
         })
+    }
+
+    fn key_files(&self, keys: Vec<Spanned<String>>) -> Vec<KeyFile> {
+        keys.into_iter()
+            .map(|k| KeyFile {
+                at: self.pos(k.span()),
+                path: self.dir.join(k.into_inner()),
+            })
+            .collect()
     }
 
     fn limits(&self, mut l: Limits, raw: &RawLimits, key: &str) -> Result<Limits, ManifestError> {
@@ -682,6 +801,7 @@ impl Validator<'_> {
             name: name.to_string(),
             path,
             options,
+            signed_by: p.signed_by.map(|k| self.key_files(k)),
             path_at,
             files_at,
         })

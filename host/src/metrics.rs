@@ -51,6 +51,27 @@ impl Histogram {
         self.counts[Self::index(ns)].fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Counts per bucket of `bounds` (upper bounds in seconds, ascending), then
+    /// `+Inf`, not cumulative: a value counts in the first bound at or above its
+    /// own bucket's lower bound (so to within 1/8).
+    pub(crate) fn buckets(&self, bounds: &[f64]) -> Vec<(f64, u64)> {
+        let mut out: Vec<(f64, u64)> = bounds.iter().map(|b| (*b, 0)).collect();
+        out.push((f64::INFINITY, 0));
+        for (i, c) in self.counts.iter().enumerate() {
+            let n = c.load(Ordering::Relaxed);
+            if n == 0 {
+                continue;
+            }
+            let secs = Self::value(i) as f64 / 1e9;
+            let at = out
+                .iter()
+                .position(|(b, _)| secs <= *b)
+                .unwrap_or(out.len() - 1);
+            out[at].1 += n;
+        }
+        out
+    }
+
     /// The `q` quantile (0..=1), or zero if nothing was recorded.
     pub(crate) fn quantile(&self, q: f64) -> Duration {
         let counts: Vec<u64> = self
@@ -84,6 +105,28 @@ pub(crate) struct Metrics {
     cancelled: AtomicU64,
     faults: Mutex<FaultLog>,
     latency: Histogram,
+    latency_sum_ns: AtomicU64,
+    fuel: AtomicU64,
+    cpu_ns: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+}
+
+/// The calling thread's CPU time so far (`CLOCK_THREAD_CPUTIME_ID`; zero where
+/// the platform has no such clock).
+pub(crate) fn thread_cpu_time() -> Duration {
+    #[cfg(unix)]
+    {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        Duration::new(
+            u64::try_from(t.tv_sec).unwrap_or(0),
+            u32::try_from(t.tv_nsec).unwrap_or(0),
+        )
+    }
+    #[cfg(not(unix))]
+    {
+        Duration::ZERO
+    }
 }
 
 #[derive(Default)]
@@ -103,7 +146,35 @@ impl Metrics {
             cancelled: AtomicU64::new(0),
             faults: Mutex::new(FaultLog::default()),
             latency: Histogram::new(),
+            latency_sum_ns: AtomicU64::new(0),
+            fuel: AtomicU64::new(0),
+            cpu_ns: AtomicU64::new(0),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
         }
+    }
+
+    /// One entry into the guest (a call, a batch, `init`, `info`, `shutdown`):
+    /// the fuel it burned and the CPU time it ran.
+    pub(crate) fn record_work(&self, fuel: u64, cpu: Duration) {
+        self.fuel.fetch_add(fuel, Ordering::Relaxed);
+        let ns = u64::try_from(cpu.as_nanos()).unwrap_or(u64::MAX);
+        self.cpu_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    /// Bytes that crossed the boundary for calls: inputs in, outputs out.
+    pub(crate) fn record_bytes(&self, input: u64, output: u64) {
+        self.bytes_in.fetch_add(input, Ordering::Relaxed);
+        self.bytes_out.fetch_add(output, Ordering::Relaxed);
+    }
+
+    /// The latency histogram at `bounds` (seconds), its sum (seconds) and count:
+    /// what a Prometheus histogram holds.
+    pub(crate) fn latency_histogram(&self, bounds: &[f64]) -> (Vec<(f64, u64)>, f64, u64) {
+        let buckets = self.latency.buckets(bounds);
+        let count = buckets.iter().map(|b| b.1).sum();
+        let sum = self.latency_sum_ns.load(Ordering::Relaxed) as f64 / 1e9;
+        (buckets, sum, count)
     }
 
     /// Counts a fault; returns the consecutive faults now.
@@ -159,6 +230,10 @@ impl Metrics {
             instances: self.instances.load(Ordering::Relaxed),
             p50: self.latency.quantile(0.50),
             p99: self.latency.quantile(0.99),
+            fuel_consumed: self.fuel.load(Ordering::Relaxed),
+            cpu_time: Duration::from_nanos(self.cpu_ns.load(Ordering::Relaxed)),
+            bytes_in: self.bytes_in.load(Ordering::Relaxed),
+            bytes_out: self.bytes_out.load(Ordering::Relaxed),
         }
     }
 }
@@ -202,8 +277,13 @@ impl Drop for CallGuard<'_> {
         m.in_flight.fetch_sub(1, Ordering::Relaxed);
         m.calls.fetch_add(self.calls, Ordering::Relaxed);
         // A batch's latency is shared by its calls.
-        let each = self.start.elapsed() / u32::try_from(self.calls).unwrap_or(u32::MAX);
+        let elapsed = self.start.elapsed();
+        let each = elapsed / u32::try_from(self.calls).unwrap_or(u32::MAX);
         m.latency.record_n(each, self.calls);
+        m.latency_sum_ns.fetch_add(
+            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
         if !self.finished {
             m.cancelled.fetch_add(self.calls, Ordering::Relaxed);
         }
@@ -217,6 +297,13 @@ impl LiveInstance {
     pub(crate) fn new(metrics: Arc<Metrics>) -> Self {
         metrics.instances.fetch_add(1, Ordering::Relaxed);
         LiveInstance(metrics)
+    }
+}
+
+impl LiveInstance {
+    /// The counters of the plugin this instance belongs to.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.0
     }
 }
 
@@ -259,6 +346,16 @@ pub struct PluginStats {
     pub p50: Duration,
     /// 99th percentile call latency (to within 12.5 %).
     pub p99: Duration,
+    /// Fuel the guest burned, over every call and `init` (roughly, wasm
+    /// instructions run).
+    pub fuel_consumed: u64,
+    /// CPU time of the threads while they ran the guest (and the host functions
+    /// it called), over every call and `init`.
+    pub cpu_time: Duration,
+    /// Bytes of call inputs given to the plugin.
+    pub bytes_in: u64,
+    /// Bytes of call outputs the plugin returned.
+    pub bytes_out: u64,
 }
 
 impl PluginStats {

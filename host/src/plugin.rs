@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use tracing::Instrument;
 use wasp_codec::{FromBytes, IntoBytes};
 
 use crate::error::{Error, Result};
@@ -304,15 +305,25 @@ impl Plugin {
         self.admit(function, largest)?;
         let m = &inner.pool.spec.metrics;
         let guard = CallGuard::batch(m, inputs.len());
+        let in_bytes: u64 = inputs.iter().map(|i| i.len() as u64).sum();
         let limits = &inner.options.limits;
-        let result = match inner.pool.call_batch(limits, function, inputs).await {
+        let span = call_span(&inner.name, function, &inner.info.version, inputs.len());
+        let result = match inner
+            .pool
+            .call_batch(limits, function, inputs)
+            .instrument(span.clone())
+            .await
+        {
             Some(r) => r,
             None => Err(Error::Unloaded {
                 plugin: self.name().to_string(),
             }),
         };
+        span.record("outcome", outcome(&result));
         let result = match result {
             Ok(results) => {
+                let out_bytes: usize = results.iter().map(|r| r.as_ref().map_or(0, Vec::len)).sum();
+                m.record_bytes(in_bytes, out_bytes as u64);
                 let mut errors = 0;
                 let out = results
                     .into_iter()
@@ -327,6 +338,7 @@ impl Plugin {
                 Ok(out)
             }
             Err(e) => {
+                m.record_bytes(in_bytes, 0);
                 self.record_failure(function, &e);
                 Err(e)
             }
@@ -404,10 +416,22 @@ impl Plugin {
             &call_limits
         };
         let guard = CallGuard::new(m);
-        let result = inner.pool.call(limits, function, input).await;
+        let span = call_span(&inner.name, function, &inner.info.version, 1);
+        let result = inner
+            .pool
+            .call(limits, function, input)
+            .instrument(span.clone())
+            .await;
+        span.record("outcome", outcome(&result));
         match &result {
-            Ok(_) => m.record_success(),
-            Err(e) => self.record_failure(function, e),
+            Ok(out) => {
+                m.record_success();
+                m.record_bytes(input.len() as u64, out.len() as u64);
+            }
+            Err(e) => {
+                m.record_bytes(input.len() as u64, 0);
+                self.record_failure(function, e);
+            }
         }
         guard.finish();
         result
@@ -440,6 +464,17 @@ impl Plugin {
         })
     }
 
+    /// [`Plugin::kv_usage`] for threads that may block (a metrics scrape).
+    pub(crate) fn kv_usage_blocking(&self) -> Option<u64> {
+        let kv = self.inner.pool.spec.shared.kv.as_ref()?;
+        kv.store.usage(&kv.namespace).ok()
+    }
+
+    /// The plugin's counters, for an exporter.
+    pub(crate) fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.inner.pool.spec.metrics
+    }
+
     /// A snapshot of the plugin's counters and latencies.
     ///
     /// ```no_run
@@ -455,5 +490,30 @@ impl Plugin {
     /// flight finish, and their instances are dropped after them.
     pub(crate) async fn close(&self) {
         self.inner.pool.close().await;
+    }
+}
+
+/// The span of one call (or batch of `inputs` calls): target `wasp::call`, level
+/// debug, with `fuel` (recorded by the instance) and `outcome` filled in at the end.
+fn call_span(plugin: &str, function: &str, version: &str, inputs: usize) -> tracing::Span {
+    tracing::debug_span!(
+        target: "wasp::call",
+        "call",
+        plugin,
+        function,
+        version,
+        inputs,
+        fuel = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+    )
+}
+
+/// A call's outcome, as the span's `outcome` field.
+fn outcome<T>(result: &Result<T>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(Error::Plugin { .. }) => "plugin-error",
+        Err(Error::Fault { .. }) => "fault",
+        Err(_) => "refused",
     }
 }

@@ -2,15 +2,16 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::capability::{Resolved, check_nesting};
 use crate::error::{Error, GrantError, LoadError, Result};
 use crate::loader::{self, Inspection};
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, PluginEntry};
 use crate::plugin::Plugin;
 use crate::runtime::Runtime;
 use crate::spec::grants::FileGrant;
+use crate::spec::keys::TrustedKey;
 use crate::spec::options::PluginOptions;
 
 /// A set of plugins by name, on one runtime: what [`Runtime::load_manifest`]
@@ -26,6 +27,8 @@ use crate::spec::options::PluginOptions;
 #[derive(Clone)]
 pub struct Plugins {
     map: Arc<RwLock<BTreeMap<String, Plugin>>>,
+    /// Swaps per name: a counter that outlives the versions it counts.
+    reloads: Arc<Mutex<BTreeMap<String, u64>>>,
     runtime: Runtime,
 }
 
@@ -39,6 +42,7 @@ impl Plugins {
     pub(crate) fn new(runtime: Runtime) -> Self {
         Plugins {
             map: Arc::default(),
+            reloads: Arc::default(),
             runtime,
         }
     }
@@ -114,9 +118,29 @@ impl Plugins {
         Ok(new)
     }
 
+    /// Times the plugin named `name` was replaced by a new version (a reload, or
+    /// a load under a name in use) since this set was made.
+    ///
+    /// ```
+    /// let rt = wasp_host::Runtime::builder().build()?;
+    /// assert_eq!(rt.plugins().reloads("upper"), 0);
+    /// # Ok::<(), wasp_host::Error>(())
+    /// ```
+    pub fn reloads(&self, name: &str) -> u64 {
+        let map = self.reloads.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(name).copied().unwrap_or(0)
+    }
+
     /// Puts `new` in place and retires what it replaced.
     fn swap(&self, new: Plugin) {
+        let name = new.name().to_string();
         if let Some(old) = self.insert(new) {
+            *self
+                .reloads
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(name)
+                .or_default() += 1;
             // Its calls in flight finish first; nothing waits for that here.
             let retire = async move { old.close().await };
             match tokio::runtime::Handle::try_current() {
@@ -250,14 +274,9 @@ impl Runtime {
         }
         let files = self.verify(manifest).await?;
         let plugins = self.plugins();
-        for ((name, entry), bytes) in manifest.plugins().zip(files) {
+        for ((name, entry), (bytes, options)) in manifest.plugins().zip(files) {
             let plugin = self
-                .start(
-                    name,
-                    bytes,
-                    entry.options().clone(),
-                    Some(entry.path().to_path_buf()),
-                )
+                .start(name, bytes, options, Some(entry.path().to_path_buf()))
                 .await?;
             plugins.insert(plugin);
         }
@@ -282,8 +301,11 @@ impl Runtime {
     pub async fn check(&self, manifest: &Manifest) -> Result<Vec<(String, Inspection)>> {
         let files = self.verify(manifest).await?;
         let mut out = Vec::new();
-        for ((name, entry), bytes) in manifest.plugins().zip(files) {
-            let inspection = loader::inspect(&self.inner.env, name, bytes, entry.options()).await?;
+        for ((name, entry), (bytes, options)) in manifest.plugins().zip(files) {
+            let file = self
+                .file(bytes, Some(entry.path().to_path_buf()), &options)
+                .await?;
+            let inspection = loader::inspect(&self.inner.env, name, file, &options).await?;
             if let Some(problem) = inspection.problem {
                 return Err(problem);
             }
@@ -292,33 +314,70 @@ impl Runtime {
         Ok(out)
     }
 
+    /// Loads one plugin of a manifest, as [`Runtime::load`] would (its file,
+    /// grants and signature checked the same way), without the others: what
+    /// `wasp call -m` does.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchPlugin`] when the manifest declares no `name`, else as
+    /// [`Runtime::load_manifest`].
+    ///
+    /// ```no_run
+    /// # async fn f(rt: wasp_host::Runtime) -> wasp_host::Result<()> {
+    /// let m = wasp_host::manifest::Manifest::from_file("wasp.toml")?;
+    /// let upper = rt.load_entry(&m, "upper").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn load_entry(&self, manifest: &Manifest, name: &str) -> Result<Plugin> {
+        let entry = manifest.plugin(name).ok_or_else(|| Error::NoSuchPlugin {
+            name: name.to_string(),
+            loaded: manifest.plugins().map(|(n, _)| n.to_string()).collect(),
+        })?;
+        let (bytes, options) = self.entry(manifest, entry).await?;
+        self.start(name, bytes, options, Some(entry.path().to_path_buf()))
+            .await
+    }
+
+    /// One entry's file read, grants resolved and key files read: its bytes and
+    /// the options it loads with. Errors point at the manifest's line and key.
+    async fn entry(
+        &self,
+        manifest: &Manifest,
+        entry: &PluginEntry,
+    ) -> Result<(Vec<u8>, PluginOptions)> {
+        let bytes = tokio::fs::read(entry.path()).await.map_err(|e| {
+            let message = if e.kind() == std::io::ErrorKind::NotFound {
+                format!("{} does not exist", entry.path().display())
+            } else {
+                format!("{}: {e}", entry.path().display())
+            };
+            manifest.error_at_path(entry, message)
+        })?;
+        Resolved::new(&entry.options().grants, &self.inner.env.host_fns).map_err(|e| {
+            let message = match &e {
+                GrantError::DirUnavailable { path, source, .. }
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    format!("{} does not exist", path.display())
+                }
+                _ => e.to_string(),
+            };
+            manifest.error_at_grant(entry, e.file_index(), message)
+        })?;
+        let mut options = entry.options().clone();
+        options.signed_by = signed_by(manifest, entry).await?;
+        Ok((bytes, options))
+    }
+
     /// What must hold of a manifest before any of its plugins is prepared: every
     /// file readable, every grant resolvable, no grant nested in another's
-    /// read-write grant. Errors point at the manifest's line and key. Returns the
-    /// plugins' bytes, in name order.
-    async fn verify(&self, manifest: &Manifest) -> Result<Vec<Vec<u8>>> {
+    /// read-write grant, every key file a public key. Errors point at the
+    /// manifest's line and key. Returns the plugins' bytes and options (with the
+    /// keys that must have signed them), in name order.
+    async fn verify(&self, manifest: &Manifest) -> Result<Vec<(Vec<u8>, PluginOptions)>> {
         let mut files = Vec::new();
         for (_, entry) in manifest.plugins() {
-            let bytes = tokio::fs::read(entry.path()).await.map_err(|e| {
-                let message = if e.kind() == std::io::ErrorKind::NotFound {
-                    format!("{} does not exist", entry.path().display())
-                } else {
-                    format!("{}: {e}", entry.path().display())
-                };
-                manifest.error_at_path(entry, message)
-            })?;
-            Resolved::new(&entry.options().grants, &self.inner.env.host_fns).map_err(|e| {
-                let message = match &e {
-                    GrantError::DirUnavailable { path, source, .. }
-                        if source.kind() == std::io::ErrorKind::NotFound =>
-                    {
-                        format!("{} does not exist", path.display())
-                    }
-                    _ => e.to_string(),
-                };
-                manifest.error_at_grant(entry, e.file_index(), message)
-            })?;
-            files.push(bytes);
+            files.push(self.entry(manifest, entry).await?);
         }
         let all: Vec<(&str, &[FileGrant])> = manifest
             .plugins()
@@ -334,4 +393,34 @@ impl Runtime {
         }
         Ok(files)
     }
+}
+
+/// The keys `entry` must be signed by: its `signed-by`, else `[runtime]
+/// trusted-keys`, else none (an empty list when `require-signatures` is on, which
+/// refuses it). A key file that cannot be read or parsed is an error at its line.
+async fn signed_by(manifest: &Manifest, entry: &PluginEntry) -> Result<Option<Vec<TrustedKey>>> {
+    let (files, key) = match entry.signed_by_files() {
+        Some(files) => (files, format!("plugins.{}.signed-by", entry.name())),
+        None if !manifest.trusted_key_files().is_empty() => (
+            manifest.trusted_key_files(),
+            "runtime.trusted-keys".to_string(),
+        ),
+        None if manifest.require_signatures() => return Ok(Some(Vec::new())),
+        None => return Ok(None),
+    };
+    let mut keys = Vec::with_capacity(files.len());
+    for f in files {
+        let text = tokio::fs::read_to_string(&f.path).await.map_err(|e| {
+            manifest.error_at_key(
+                f.at,
+                key.clone(),
+                format!("cannot read the public key {}: {e}", f.path.display()),
+            )
+        })?;
+        let k = TrustedKey::from_openssh(&text).map_err(|e| {
+            manifest.error_at_key(f.at, key.clone(), format!("{}: {e}", f.path.display()))
+        })?;
+        keys.push(k);
+    }
+    Ok(Some(keys))
 }

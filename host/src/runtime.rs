@@ -15,8 +15,10 @@ use wasp_codec::{FromBytes, IntoBytes};
 use crate::capability::{HostFn, HostFnContext, HostFns};
 use crate::error::{Error, KvError, Result, SetupError};
 use crate::kv::KvStore;
+use crate::loader::Trust;
 use crate::loader::{self, Env, Inspection};
 use crate::plugin::Plugin;
+use crate::spec::keys::TrustedKey;
 use crate::spec::options::PluginOptions;
 use crate::state::StoreState;
 
@@ -42,6 +44,7 @@ pub struct RuntimeBuilder {
     epoch_tick: Duration,
     kv_commit: Duration,
     instance_pool: u32,
+    trust: Trust,
     duplicate: Option<String>,
 }
 
@@ -163,6 +166,33 @@ impl RuntimeBuilder {
         self
     }
 
+    /// The keys a plugin must be signed by when its options name none
+    /// ([`PluginOptions::signed_by`]); the manifest's `[runtime] trusted-keys`.
+    /// Default: none (unsigned plugins load).
+    ///
+    /// ```
+    /// let key = wasp_host::TrustedKey::from_raw([7; 32]);
+    /// let rt = wasp_host::Runtime::builder().trusted_keys([key]).build()?;
+    /// # Ok::<(), wasp_host::Error>(())
+    /// ```
+    pub fn trusted_keys(mut self, keys: impl IntoIterator<Item = TrustedKey>) -> Self {
+        self.trust.keys = keys.into_iter().collect();
+        self
+    }
+
+    /// Refuses every plugin that has no trusted key list (its own `signed_by` or
+    /// [`RuntimeBuilder::trusted_keys`]); the manifest's `[runtime]
+    /// require-signatures`. Default: false.
+    ///
+    /// ```
+    /// let rt = wasp_host::Runtime::builder().require_signatures(true).build()?;
+    /// # Ok::<(), wasp_host::Error>(())
+    /// ```
+    pub fn require_signatures(mut self, on: bool) -> Self {
+        self.trust.require = on;
+        self
+    }
+
     /// Caches compiled plugins in `dir` (created with mode 0700; refused if other
     /// users may write to it). The second load of the same file skips adapting
     /// and compiling. Default: no disk cache.
@@ -247,6 +277,7 @@ impl RuntimeBuilder {
                     cache,
                     kv,
                     code: loader::SharedCode::default(),
+                    trust: self.trust,
                 },
                 state: self.state,
             }),
@@ -349,6 +380,18 @@ async fn read(path: &Path) -> Result<Vec<u8>> {
     })
 }
 
+/// `PATH.sig`, a detached signature, when it exists.
+async fn read_detached(path: &Path) -> Result<Option<Vec<u8>>> {
+    let mut sig = path.as_os_str().to_owned();
+    sig.push(".sig");
+    let sig = PathBuf::from(sig);
+    match tokio::fs::read(&sig).await {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::Io { path: sig, source }),
+    }
+}
+
 impl Runtime {
     /// A builder with the defaults: no host functions, 10 ms epoch tick, kv in
     /// memory, no compile cache.
@@ -366,6 +409,7 @@ impl Runtime {
             cache_dir: None,
             kv_commit: crate::manifest::DEFAULT_KV_COMMIT,
             instance_pool: DEFAULT_INSTANCE_POOL,
+            trust: Trust::default(),
         }
     }
 
@@ -442,7 +486,8 @@ impl Runtime {
         options: PluginOptions,
         source: Option<PathBuf>,
     ) -> Result<Plugin> {
-        let prepared = loader::prepare(&self.inner.env, name, bytes, &options).await?;
+        let file = self.file(bytes, source.clone(), &options).await?;
+        let prepared = loader::prepare(&self.inner.env, name, file, &options).await?;
         let plugin = Plugin::start(prepared, options, source).await?;
         tracing::info!(
             target: "wasp::load",
@@ -452,6 +497,25 @@ impl Runtime {
             "loaded"
         );
         Ok(plugin)
+    }
+
+    /// A file to load: with its detached signature (`PATH.sig`) when a key list
+    /// applies to it.
+    pub(crate) async fn file(
+        &self,
+        bytes: Vec<u8>,
+        path: Option<PathBuf>,
+        options: &PluginOptions,
+    ) -> Result<loader::File> {
+        let detached = match (&path, self.inner.env.trust.keys_for(options)) {
+            (Some(path), Some(_)) => read_detached(path).await?,
+            _ => None,
+        };
+        Ok(loader::File {
+            bytes,
+            path,
+            detached,
+        })
     }
 
     /// What a plugin file is — its shape, API version and `info` — without
@@ -470,7 +534,12 @@ impl Runtime {
     /// # Ok(()) }
     /// ```
     pub async fn inspect(&self, name: &str, bytes: Vec<u8>) -> Result<Inspection> {
-        loader::inspect(&self.inner.env, name, bytes, &PluginOptions::default()).await
+        let file = loader::File {
+            bytes,
+            path: None,
+            detached: None,
+        };
+        loader::inspect(&self.inner.env, name, file, &PluginOptions::default()).await
     }
 
     /// Waits until every kv write made so far, by any plugin of this runtime, is on

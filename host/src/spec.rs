@@ -9,6 +9,7 @@
 pub(crate) mod api;
 pub(crate) mod grants;
 pub(crate) mod info;
+pub(crate) mod keys;
 pub(crate) mod limits;
 pub(crate) mod options;
 pub(crate) mod units;

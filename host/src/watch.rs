@@ -38,8 +38,8 @@ impl Drop for Watch {
 }
 
 impl Plugins {
-    /// Watches every plugin's file (the plugins loaded from files, when this is
-    /// called): when one changes and then stays unchanged for [`DEBOUNCE`], the
+    /// Watches every plugin's file and its detached signature `FILE.sig` (the
+    /// plugins loaded from files, when this is called): when one changes and then stays unchanged for [`DEBOUNCE`], the
     /// plugin is [reloaded](Plugins::reload). A new file that does not load keeps
     /// the old version serving, and the reason is logged (target
     /// `wasp::registry`).
@@ -63,6 +63,10 @@ impl Plugins {
                 && let Some(src) = p.source()
             {
                 let abs = std::path::absolute(src).unwrap_or_else(|_| src.to_path_buf());
+                // Its detached signature too: a new signature is a new version.
+                let mut sig = abs.as_os_str().to_owned();
+                sig.push(".sig");
+                files.insert(PathBuf::from(sig), name.clone());
                 files.insert(abs, name);
             }
         }

@@ -15,10 +15,12 @@ mod isolation;
 mod lifecycle;
 mod load;
 mod manifest;
+mod metrics;
 mod pooling;
 mod prepare;
 mod python;
 mod sandbox;
+mod signing;
 mod versions;
 
 use std::sync::OnceLock;

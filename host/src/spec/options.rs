@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::grants::Grants;
+use super::keys::TrustedKey;
 use super::limits::Limits;
 
 /// Calls served at once by default, each on its own instance.
@@ -64,6 +65,11 @@ pub struct PluginOptions {
     pub max_queue: u32,
     /// Refuse to load unless the file's SHA-256 is this.
     pub sha256: Option<[u8; 32]>,
+    /// Refuse to load unless one of these keys signed exactly the file's bytes
+    /// (an embedded signature, or `FILE.wasm.sig` beside a file); replaces the
+    /// runtime's [`crate::RuntimeBuilder::trusted_keys`] for this plugin. `None`:
+    /// the runtime's list applies. An empty list refuses every file.
+    pub signed_by: Option<Vec<TrustedKey>>,
 }
 
 impl Default for PluginOptions {
@@ -76,6 +82,7 @@ impl Default for PluginOptions {
             max_instances: DEFAULT_MAX_INSTANCES,
             max_queue: DEFAULT_MAX_QUEUE,
             sha256: None,
+            signed_by: None,
         }
     }
 }
@@ -150,6 +157,17 @@ impl PluginOptions {
     /// ```
     pub fn sha256(mut self, digest: [u8; 32]) -> Self {
         self.sha256 = Some(digest);
+        self
+    }
+    /// Sets [`PluginOptions::signed_by`].
+    ///
+    /// ```
+    /// let key = wasp_host::TrustedKey::from_raw([7; 32]);
+    /// let o = wasp_host::PluginOptions::default().signed_by([key]);
+    /// assert_eq!(o.signed_by.map(|k| k.len()), Some(1));
+    /// ```
+    pub fn signed_by(mut self, keys: impl IntoIterator<Item = TrustedKey>) -> Self {
+        self.signed_by = Some(keys.into_iter().collect());
         self
     }
 }
