@@ -93,6 +93,23 @@ fn instantiate(c: &mut Criterion) {
             assert!(p.was_cached());
         });
     });
+    // The same, for a signed file with a key list: the cost of verifying the
+    // signature (hashing the file, one Ed25519 check) on a cached load.
+    let key = wasp_host::signing::SigningKey::generate();
+    let signed = wasp_host::signing::sign_embedded(&bytes, &key).unwrap();
+    let trust = PluginOptions::default().signed_by([key.public().clone()]);
+    tokio
+        .block_on(cached.load_bytes("upper", signed.clone(), trust.clone()))
+        .unwrap();
+    g.bench_function("upper-load-cached-signed", |b| {
+        b.to_async(&tokio).iter(|| async {
+            let p = cached
+                .load_bytes("upper", signed.clone(), trust.clone())
+                .await
+                .unwrap();
+            assert!(p.was_cached());
+        });
+    });
     g.finish();
 }
 

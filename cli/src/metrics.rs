@@ -20,7 +20,7 @@ struct PipelineCollector(Arc<Counters>);
 impl Collector for PipelineCollector {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let c = &self.0;
-        let mut m = enc.encode_descriptor(
+        let mut events = enc.encode_descriptor(
             "wasp_events",
             "Events that left the pipeline, by outcome (out, dropped, dead-letter)",
             None,
@@ -31,18 +31,17 @@ impl Collector for PipelineCollector {
             ("dropped", &c.dropped),
             ("dead-letter", &c.dead),
         ] {
-            m.encode_family(&[("outcome", outcome)])?
+            events
+                .encode_family(&[("outcome", outcome)])?
                 .encode_counter::<NoLabelSet, _, u64>(&n.load(Ordering::Relaxed), None)?;
         }
-        drop(m);
-        let m = enc.encode_descriptor(
+        enc.encode_descriptor(
             "wasp_dead_letters",
             "Events written to the dead-letter output",
             None,
             MetricType::Counter,
-        )?;
-        let mut m = m;
-        m.encode_counter::<NoLabelSet, _, u64>(&c.dead.load(Ordering::Relaxed), None)
+        )?
+        .encode_counter::<NoLabelSet, _, u64>(&c.dead.load(Ordering::Relaxed), None)
     }
 }
 

@@ -170,15 +170,14 @@ debug = false
         (".gitignore", "/target\n/*.wasm\n".to_string()),
         (
             "tests/host.rs",
-            format!(
-                r#"//! The plugin built for wasm32-wasip1 and called through the real wasp host,
+            r#"//! The plugin built for wasm32-wasip1 and called through the real wasp host,
 //! as an application would: `cargo test` runs this next to the unit tests.
 #![cfg(not(target_family = "wasm"))]
 
 use wasp_host::PluginOptions;
 
 #[tokio::test]
-async fn greets_through_the_host() {{
+async fn greets_through_the_host() {
     let options = PluginOptions::default().config("greeting", "Hi");
     let plugin = wasp_host::testing::load_crate_with(env!("CARGO_MANIFEST_DIR"), options)
         .await
@@ -188,12 +187,12 @@ async fn greets_through_the_host() {{
     // A plugin error reaches the caller with its code.
     let err = plugin.call::<_, String>("greet", " ").await.unwrap_err();
     assert!(
-        matches!(&err, wasp_host::Error::Plugin {{ code, .. }} if code == "empty"),
-        "{{err}}"
+        matches!(&err, wasp_host::Error::Plugin { code, .. } if code == "empty"),
+        "{err}"
     );
-}}
+}
 "#
-            ),
+            .to_string(),
         ),
         ("wasp.toml", manifest(&a.name, ident)),
         (

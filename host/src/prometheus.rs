@@ -91,6 +91,9 @@ struct PluginCollector {
     plugins: Plugins,
 }
 
+/// A metric family: name, help, and how to read its value from a row.
+type Family<T> = (&'static str, &'static str, fn(&Row) -> T);
+
 /// One plugin's values at a scrape.
 struct Row {
     labels: [(&'static str, String); 2],
@@ -120,7 +123,7 @@ impl Collector for PluginCollector {
                 Some((name, row))
             })
             .collect();
-        let counters: [(&str, &str, fn(&Row) -> u64); 5] = [
+        let counters: [Family<u64>; 5] = [
             ("wasp_calls", "Calls made, whatever their outcome", |r| {
                 r.stats.calls
             }),
@@ -196,7 +199,7 @@ impl Collector for PluginCollector {
                     .encode_histogram::<NoLabelSet>(*sum, *count, buckets, None)?;
             }
         }
-        let gauges: [(&str, &str, fn(&Row) -> Option<i64>); 4] = [
+        let gauges: [Family<Option<i64>>; 4] = [
             ("wasp_in_flight", "Calls running now", |r| {
                 Some(r.stats.in_flight as i64)
             }),
