@@ -112,23 +112,6 @@ pub(crate) struct Metrics {
     bytes_out: AtomicU64,
 }
 
-/// The calling thread's CPU time so far (`CLOCK_THREAD_CPUTIME_ID`; zero where
-/// the platform has no such clock).
-pub(crate) fn thread_cpu_time() -> Duration {
-    #[cfg(unix)]
-    {
-        let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-        Duration::new(
-            u64::try_from(t.tv_sec).unwrap_or(0),
-            u32::try_from(t.tv_nsec).unwrap_or(0),
-        )
-    }
-    #[cfg(not(unix))]
-    {
-        Duration::ZERO
-    }
-}
-
 #[derive(Default)]
 struct FaultLog {
     by_kind: BTreeMap<&'static str, u64>,
@@ -349,8 +332,10 @@ pub struct PluginStats {
     /// Fuel the guest burned, over every call and `init` (roughly, wasm
     /// instructions run).
     pub fuel_consumed: u64,
-    /// CPU time of the threads while they ran the guest (and the host functions
-    /// it called), over every call and `init`.
+    /// Time the guest (and the host functions it called) ran on a thread, summed
+    /// over the polls of every call and `init`: CPU time, except while the OS
+    /// preempted the thread mid-poll. Waiting (async sleeps, I/O, a free
+    /// instance) is not counted.
     pub cpu_time: Duration,
     /// Bytes of call inputs given to the plugin.
     pub bytes_in: u64,

@@ -158,7 +158,7 @@ impl Collector for PluginCollector {
         {
             let mut m = enc.encode_descriptor(
                 "wasp_cpu",
-                "Thread CPU time spent inside the guest",
+                "Time the guest ran on a thread (CPU time, but for preemption mid-poll)",
                 Some(&Unit::Seconds),
                 MetricType::Counter,
             )?;
