@@ -55,25 +55,17 @@ const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// The function every stage runs.
 const PROCESS: &str = "process";
 
-/// What the pipeline did, counted by the writer.
-#[derive(Default, Debug)]
-pub(crate) struct Totals {
-    /// Events read (non-blank lines).
-    pub(crate) events: u64,
-    /// Events written to the output.
-    pub(crate) out: u64,
-    /// Events a stage filtered out (returned nothing).
-    pub(crate) dropped: u64,
-    /// Events dead-lettered.
-    pub(crate) dead: u64,
-}
-
-/// The same counts, live while the pipeline runs (for `--metrics`).
+/// What the pipeline did, counted by the writer as events leave it: live while
+/// it runs (`--metrics` reads them), the closing summary once it is done.
 #[derive(Default, Debug)]
 pub(crate) struct Counters {
+    /// Events that left the pipeline (non-blank lines read, once done).
     pub(crate) events: AtomicU64,
+    /// Events written to the output.
     pub(crate) out: AtomicU64,
+    /// Events a stage filtered out (returned nothing).
     pub(crate) dropped: AtomicU64,
+    /// Events dead-lettered.
     pub(crate) dead: AtomicU64,
 }
 
@@ -137,7 +129,7 @@ impl Pipeline {
         input: Box<dyn Read + Send>,
         out: Box<dyn Write + Send>,
         dead: Box<dyn Write + Send>,
-    ) -> Result<Totals, PipelineError> {
+    ) -> Result<(), PipelineError> {
         let window = Arc::new(Semaphore::new(WINDOW));
         let chunk_events = self.batch.clamp(CHUNK_EVENTS, 4096);
         let (first_tx, mut rx) = mpsc::channel::<Chunk>(QUEUE);
@@ -183,33 +175,31 @@ impl Pipeline {
         })
         .await
         .map_err(|e| PipelineError::Task(e.to_string()))?;
-        let events = match read {
+        match read {
             Ok(r) => r?,
             Err(_) => return Err(PipelineError::Task("the reader panicked".into())),
         };
-        let mut totals = match written {
+        match written {
             Ok(w) => w?,
             Err(_) => return Err(PipelineError::Task("the writer panicked".into())),
         };
-        if let Some(e) = failed {
-            return Err(e);
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
-        totals.events = events;
-        Ok(totals)
     }
 }
 
-/// The reader thread: lines into chunks. Returns the number of events read.
+/// The reader thread: lines into chunks, until the input ends.
 fn read_chunks(
     input: Box<dyn Read + Send>,
     chunk_events: usize,
     window: &Arc<Semaphore>,
     tx: &mpsc::Sender<Chunk>,
     handle: &tokio::runtime::Handle,
-) -> Result<u64, PipelineError> {
+) -> Result<(), PipelineError> {
     let mut reader = std::io::BufReader::with_capacity(256 << 10, input);
     let mut seq = 0;
-    let mut count = 0;
     let mut line = Vec::new();
     let mut eof = false;
     while !eof {
@@ -251,7 +241,6 @@ fn read_chunks(
         if events.is_empty() {
             continue;
         }
-        count += events.len() as u64;
         let chunk = Chunk {
             seq,
             events,
@@ -262,7 +251,7 @@ fn read_chunks(
             break; // the pipeline stopped
         }
     }
-    Ok(count)
+    Ok(())
 }
 
 /// Reads and drops the rest of a line, in bounded pieces.
@@ -488,10 +477,9 @@ fn write_chunks(
     dead: Box<dyn Write + Send>,
     runtime: &Runtime,
     counters: &Counters,
-) -> Result<Totals, PipelineError> {
+) -> Result<(), PipelineError> {
     let mut out = BufWriter::with_capacity(64 << 10, out);
     let mut dead = BufWriter::with_capacity(16 << 10, dead);
-    let mut totals = Totals::default();
     let mut waiting: BTreeMap<u64, Chunk> = BTreeMap::new();
     let mut next = 0;
     let mut flushed = Instant::now();
@@ -533,22 +521,21 @@ fn write_chunks(
         // What the stages wrote to kv for these events is on disk before their
         // outputs are released.
         runtime.kv_sync_blocking().map_err(PipelineError::KvSync)?;
-        let before = (totals.out, totals.dropped, totals.dead);
+        // Counted here and added once: no shared write per event.
+        let (mut events, mut written, mut dropped, mut dead_lettered) = (0, 0, 0, 0);
         for chunk in ready {
-            counters
-                .events
-                .fetch_add(chunk.events.len() as u64, Ordering::Relaxed);
+            events += chunk.events.len() as u64;
             for event in chunk.events {
                 match event.slot {
                     Slot::Live(bytes) => {
-                        totals.out += 1;
+                        written += 1;
                         out.write_all(&bytes)
                             .and_then(|()| out.write_all(b"\n"))
                             .map_err(PipelineError::Write)?;
                     }
-                    Slot::Dropped => totals.dropped += 1,
+                    Slot::Dropped => dropped += 1,
                     Slot::Dead(letter) => {
-                        totals.dead += 1;
+                        dead_lettered += 1;
                         serde_json::to_writer(&mut dead, &letter)
                             .map_err(std::io::Error::from)
                             .and_then(|()| dead.write_all(b"\n"))
@@ -557,15 +544,10 @@ fn write_chunks(
                 }
             }
         }
-        counters
-            .out
-            .fetch_add(totals.out - before.0, Ordering::Relaxed);
-        counters
-            .dropped
-            .fetch_add(totals.dropped - before.1, Ordering::Relaxed);
-        counters
-            .dead
-            .fetch_add(totals.dead - before.2, Ordering::Relaxed);
+        counters.events.fetch_add(events, Ordering::Relaxed);
+        counters.out.fetch_add(written, Ordering::Relaxed);
+        counters.dropped.fetch_add(dropped, Ordering::Relaxed);
+        counters.dead.fetch_add(dead_lettered, Ordering::Relaxed);
         if flushed.elapsed() >= FLUSH_EVERY {
             flush(&mut out, &mut dead)?;
             flushed = Instant::now();
@@ -578,5 +560,5 @@ fn write_chunks(
             waiting.len()
         )));
     }
-    Ok(totals)
+    Ok(())
 }

@@ -81,9 +81,9 @@ pub(crate) async fn run(a: Args) -> CliResult {
         None
     };
     let _stats = spawn_stats_reporter(&plugins, &stages, a.stats_every.map(|d| d.0));
-    let counters = std::sync::Arc::new(crate::pipeline::Counters::default());
+    let totals = std::sync::Arc::new(crate::pipeline::Counters::default());
     let _metrics = match a.metrics.or(manifest.metrics()) {
-        Some(addr) => Some(crate::metrics::serve(&plugins, &counters, addr)?),
+        Some(addr) => Some(crate::metrics::serve(&plugins, &totals, addr)?),
         None => None,
     };
 
@@ -108,16 +108,20 @@ pub(crate) async fn run(a: Args) -> CliResult {
         plugins: plugins.clone(),
         stages: stages.clone(),
         batch: manifest.batch() as usize,
-        counters,
+        counters: totals.clone(),
     };
-    let totals = pipeline
+    pipeline
         .run(input, Box::new(std::io::stdout()), dead)
         .await
         .map_err(|e| Failure::usage(e.to_string()))?;
     print_summary(&plugins, &stages);
+    let n = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
     eprintln!(
         "summary: {} events, {} out, {} dropped by a stage, {} dead-lettered",
-        totals.events, totals.out, totals.dropped, totals.dead
+        n(&totals.events),
+        n(&totals.out),
+        n(&totals.dropped),
+        n(&totals.dead)
     );
     Ok(())
 }

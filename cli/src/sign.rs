@@ -48,12 +48,6 @@ fn write(path: &Path, bytes: &[u8]) -> CliResult {
         .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))
 }
 
-fn sig_path(file: &Path) -> PathBuf {
-    let mut p = file.as_os_str().to_owned();
-    p.push(".sig");
-    PathBuf::from(p)
-}
-
 pub(crate) fn sign(a: SignArgs) -> CliResult {
     let text = String::from_utf8(read(&a.key, "the key")?)
         .map_err(|_| Failure::usage(format!("{}: not an OpenSSH key file", a.key.display())))?;
@@ -62,7 +56,7 @@ pub(crate) fn sign(a: SignArgs) -> CliResult {
     let bytes = read(&a.file, "the plugin")?;
     let failed = |e: wasp_host::SigningError| Failure::usage(format!("{}: {e}", a.file.display()));
     if a.detached {
-        let sig = sig_path(&a.file);
+        let sig = signing::detached_path(&a.file);
         let existing = match std::fs::read(&sig) {
             Ok(b) => Some(b),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -101,7 +95,7 @@ pub(crate) fn verify(a: VerifyArgs) -> CliResult {
         keys.push((path.clone(), key));
     }
     let bytes = read(&a.file, "the plugin")?;
-    let sig = sig_path(&a.file);
+    let sig = signing::detached_path(&a.file);
     let detached = std::fs::read(&sig).ok();
     let signers = signing::signers(&bytes, detached.as_deref())
         .map_err(|e| Failure::usage(format!("{}: {e}", a.file.display())))?;

@@ -646,7 +646,6 @@ fn inspect_shows_the_sdk_version() {
 #[test]
 fn run_watch_reloads_a_swapped_plugin() {
     use std::io::{BufRead, BufReader, Write};
-    use std::process::{Command, Stdio};
     use std::sync::mpsc;
 
     let dir = tempfile::tempdir().unwrap();
@@ -656,14 +655,7 @@ fn run_watch_reloads_a_swapped_plugin() {
         dir.path(),
         "[plugins.stage]\npath = \"stage.wasm\"\n[pipeline]\nstages = [\"stage\"]\n",
     );
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("wasp"))
-        .args(["run", "--watch", "-v", "-m", m.to_str().unwrap()])
-        .env_remove("WASP_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = common::spawn_wasp(["run", "--watch", "-v", "-m", m.to_str().unwrap()]);
     let mut stdin = child.stdin.take().unwrap();
     let (out_tx, out_rx) = mpsc::channel::<String>();
     let (err_tx, err_rx) = mpsc::channel::<String>();

@@ -6,13 +6,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use wasp_tests::fixtures;
 
 mod common;
-use common::write_manifest;
+use common::{spawn_wasp, write_manifest};
 
 fn scrape(addr: &str) -> String {
     ureq::get(&format!("http://{addr}/metrics"))
@@ -44,17 +43,17 @@ fn metrics_during_a_run_agree_with_its_summary() {
             fixtures::HOSTILE
         ),
     );
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("wasp"))
-        .args(["--no-cache", "run", "-m"])
-        .arg(&m)
-        .args(["--metrics", "127.0.0.1:0", "--dead-letter"])
-        .arg(dir.path().join("dead.jsonl"))
-        .env_remove("WASP_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let dead = dir.path().join("dead.jsonl");
+    let mut child = spawn_wasp([
+        "--no-cache",
+        "run",
+        "-m",
+        m.to_str().unwrap(),
+        "--metrics",
+        "127.0.0.1:0",
+        "--dead-letter",
+        dead.to_str().unwrap(),
+    ]);
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();

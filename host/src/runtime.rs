@@ -382,9 +382,7 @@ async fn read(path: &Path) -> Result<Vec<u8>> {
 
 /// `PATH.sig`, a detached signature, when it exists.
 async fn read_detached(path: &Path) -> Result<Option<Vec<u8>>> {
-    let mut sig = path.as_os_str().to_owned();
-    sig.push(".sig");
-    let sig = PathBuf::from(sig);
+    let sig = crate::signing::detached_path(path);
     match tokio::fs::read(&sig).await {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

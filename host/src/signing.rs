@@ -34,6 +34,18 @@ use crate::spec::keys::{TrustedKey, fingerprint_text};
 /// The custom section that holds embedded signatures.
 pub const SIGNATURE_SECTION: &str = "signature";
 
+/// Where the detached signature of the plugin at `plugin` lives: `PATH.sig`.
+///
+/// ```
+/// let p = wasp_host::signing::detached_path("plugins/upper.wasm".as_ref());
+/// assert_eq!(p, std::path::Path::new("plugins/upper.wasm.sig"));
+/// ```
+pub fn detached_path(plugin: &std::path::Path) -> std::path::PathBuf {
+    let mut p = plugin.as_os_str().to_owned();
+    p.push(".sig");
+    p.into()
+}
+
 /// An Ed25519 secret key that signs plugins, read from an OpenSSH private key
 /// file (`KEY`, as `ssh-keygen -t ed25519 -N '' -f KEY` writes it; no passphrase).
 #[derive(Clone)]

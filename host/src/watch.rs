@@ -64,9 +64,7 @@ impl Plugins {
             {
                 let abs = std::path::absolute(src).unwrap_or_else(|_| src.to_path_buf());
                 // Its detached signature too: a new signature is a new version.
-                let mut sig = abs.as_os_str().to_owned();
-                sig.push(".sig");
-                files.insert(PathBuf::from(sig), name.clone());
+                files.insert(crate::signing::detached_path(&abs), name.clone());
                 files.insert(abs, name);
             }
         }

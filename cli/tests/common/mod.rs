@@ -36,3 +36,23 @@ pub fn run_ok(m: &Path, dead: &Path, input: impl Into<Vec<u8>>) -> std::process:
         .get_output()
         .clone()
 }
+
+/// `wasp ARGS` as a child process with stdin, stdout and stderr piped (for tests
+/// that talk to a run while it is alive), the caller's log settings removed.
+#[allow(dead_code)] // not every test file keeps a run alive
+pub fn spawn_wasp<I, S>(args: I) -> std::process::Child
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    use std::process::Stdio;
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("wasp"))
+        .args(args)
+        .env_remove("WASP_LOG")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
