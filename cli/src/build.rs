@@ -37,7 +37,7 @@ pub(crate) async fn run(a: Args) -> CliResult {
         rust(&dir, a.target_dir.as_deref())?
     };
     // Checked as the host loads it: a plugin that would not load is not written.
-    let runtime = build_runtime(None, std::time::Duration::ZERO, crate::pool_for(None))?;
+    let runtime = build_runtime(&crate::Settings::default())?;
     let inspection = runtime.inspect(&name, component.clone()).await?;
     if let Some(problem) = inspection.problem {
         return Err(problem.into());

@@ -29,6 +29,10 @@ pub(crate) struct Args {
     function: String,
     /// The input; read from stdin when absent or `-`.
     input: Option<String>,
+    /// Record a guest profile of the call and write it to FILE (Firefox
+    /// Profiler JSON: open it at https://profiler.firefox.com).
+    #[arg(long, value_name = "OUT.json")]
+    profile: Option<PathBuf>,
 }
 
 /// Where the plugin comes from: a file given on the command line, or a manifest.
@@ -89,17 +93,23 @@ pub(crate) async fn run(a: Args) -> CliResult {
             buf
         }
     };
-    let runtime = build_runtime(
-        state.as_deref(),
+    let runtime = build_runtime(&crate::Settings {
+        state: state.as_deref(),
         // One call, then the process ends: each write durable before it returns.
-        std::time::Duration::ZERO,
-        crate::pool_for(None).saturating_add(options.max_instances),
-    )?;
+        kv_commit: std::time::Duration::ZERO,
+        instances: crate::pool_for(None).saturating_add(options.max_instances),
+        profile: a.profile.is_some(),
+    })?;
     let plugin = match source {
         Source::File(path) => runtime.load_file(&path, options).await?,
         Source::Manifest(m) => runtime.load_entry(&m, &a.plugin).await?,
     };
-    let out: Vec<u8> = plugin.call_with(&a.function, input, call).await?;
+    let result: wasp_host::Result<Vec<u8>> = plugin.call_with(&a.function, input, call).await;
+    // The profile is written whatever the call did: a fault is what one profiles.
+    if let Some(path) = &a.profile {
+        crate::write_profile(&plugin, path)?;
+    }
+    let out = result?;
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(&out)

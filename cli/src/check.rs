@@ -22,11 +22,10 @@ pub(crate) async fn run(a: Args) -> CliResult {
     let manifest = Manifest::from_file(manifest_path(&a.manifest))?;
     let file = manifest.file().display().to_string();
     // In memory: checking must not change the operator's state.
-    let runtime = build_runtime(
-        None,
-        std::time::Duration::ZERO,
-        crate::pool_for(Some(&manifest)),
-    )?;
+    let runtime = build_runtime(&crate::Settings {
+        instances: crate::pool_for(Some(&manifest)),
+        ..Default::default()
+    })?;
     let checked = runtime.check(&manifest).await?;
     for (name, i) in &checked {
         let Some(entry) = manifest.plugin(name) else {

@@ -35,7 +35,7 @@ pub(crate) async fn run(a: Args) -> CliResult {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "plugin".into());
-    let runtime = build_runtime(None, std::time::Duration::ZERO, crate::pool_for(None))?;
+    let runtime = build_runtime(&crate::Settings::default())?;
     let i = runtime.inspect(&name, bytes).await?;
     let declared = i.shape.declared_version().map(str::to_string);
     let supported = i.api_version.is_some();

@@ -194,22 +194,50 @@ fn default_cache_dir() -> Option<PathBuf> {
     Some(base.join("wasp"))
 }
 
-/// A runtime whose kv store is the file `state`, or in memory, with the compile
-/// cache of the command line. A cache that cannot be used is skipped with a
-/// warning: it only makes loading faster.
-/// The runtime of a command: kv at `state` (else in memory) with group commits of
-/// `kv_commit`, a pool of `instances` instances, and the compile cache when there
-/// is one.
-pub(crate) fn build_runtime(
-    state: Option<&std::path::Path>,
-    kv_commit: std::time::Duration,
-    instances: u32,
-) -> Result<wasp_host::Runtime, Failure> {
+/// Writes `plugin`'s guest profile to `path`.
+pub(crate) fn write_profile(plugin: &wasp_host::Plugin, path: &std::path::Path) -> CliResult {
+    let file = std::fs::File::create(path)
+        .map_err(|e| Failure::usage(format!("cannot create {}: {e}", path.display())))?;
+    plugin.write_profile(std::io::BufWriter::new(file))?;
+    Ok(())
+}
+
+/// How a command's runtime is set up.
+pub(crate) struct Settings<'a> {
+    /// The kv store's file (else in memory).
+    pub(crate) state: Option<&'a std::path::Path>,
+    /// The kv group commit's delay (zero: every write durable on its own).
+    pub(crate) kv_commit: std::time::Duration,
+    /// The instance pool's size.
+    pub(crate) instances: u32,
+    /// Record a guest profile of every plugin (with a 1 ms epoch tick).
+    pub(crate) profile: bool,
+}
+
+impl Default for Settings<'_> {
+    fn default() -> Self {
+        Settings {
+            state: None,
+            kv_commit: std::time::Duration::ZERO,
+            instances: pool_for(None),
+            profile: false,
+        }
+    }
+}
+
+/// The runtime of a command, with the compile cache when there is one. A cache
+/// that cannot be used is skipped with a warning: it only makes loading faster.
+pub(crate) fn build_runtime(s: &Settings<'_>) -> Result<wasp_host::Runtime, Failure> {
     let build = |cache: Option<&std::path::Path>| {
         let mut b = wasp_host::Runtime::builder()
-            .kv_commit(kv_commit)
-            .instance_pool(instances);
-        if let Some(path) = state {
+            .kv_commit(s.kv_commit)
+            .instance_pool(s.instances)
+            .profile_all(s.profile);
+        if s.profile {
+            // Profiles are sampled at each tick: 1 ms gives a sample per ms of guest time.
+            b = b.epoch_tick(std::time::Duration::from_millis(1));
+        }
+        if let Some(path) = s.state {
             b = b.state(path);
         }
         if let Some(dir) = cache {

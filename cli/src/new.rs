@@ -145,6 +145,8 @@ tokio = {{ version = "1", features = ["macros", "rt-multi-thread"] }}
 
 [profile.release]
 opt-level = "s"
+# Not "symbols": the name section stays, so guest profiles (`wasp call --profile`)
+# show the plugin's function names.
 strip = "debuginfo"
 
 # The host's compiler (Cranelift) optimised even in test builds: it compiles the

@@ -34,6 +34,10 @@ pub(crate) struct Args {
     /// (overrides [runtime] metrics), e.g. 127.0.0.1:9464.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<std::net::SocketAddr>,
+    /// Record a guest profile of every stage and write DIR/NAME.json at the end
+    /// (Firefox Profiler JSON: open it at https://profiler.firefox.com).
+    #[arg(long, value_name = "DIR")]
+    profile: Option<PathBuf>,
 }
 
 pub(crate) async fn run(a: Args) -> CliResult {
@@ -65,11 +69,12 @@ pub(crate) async fn run(a: Args) -> CliResult {
                     .join("wasp-state.db")
             })
         });
-    let runtime = build_runtime(
-        state.as_deref(),
-        manifest.kv_commit(),
-        crate::pool_for(Some(&manifest)),
-    )?;
+    let runtime = build_runtime(&crate::Settings {
+        state: state.as_deref(),
+        kv_commit: manifest.kv_commit(),
+        instances: crate::pool_for(Some(&manifest)),
+        profile: a.profile.is_some(),
+    })?;
     let plugins = runtime.load(&manifest).await?;
     // Stages are looked up per chunk of events, so a reload takes effect at the next.
     for s in &stages {
@@ -115,6 +120,15 @@ pub(crate) async fn run(a: Args) -> CliResult {
         .await
         .map_err(|e| Failure::usage(e.to_string()))?;
     print_summary(&plugins, &stages);
+    if let Some(dir) = &a.profile {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure::usage(format!("cannot create {}: {e}", dir.display())))?;
+        for name in plugins.names() {
+            let path = dir.join(format!("{name}.json"));
+            crate::write_profile(&plugins.get(&name)?, &path)?;
+            eprintln!("profile: {}", path.display());
+        }
+    }
     let n = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
     eprintln!(
         "summary: {} events, {} out, {} dropped by a stage, {} dead-lettered",

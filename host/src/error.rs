@@ -102,6 +102,15 @@ pub enum Error {
         supported: Vec<ApiVersion>,
     },
 
+    /// A guest profile could not be written.
+    #[error("cannot write the profile of plugin '{plugin}': {reason}")]
+    Profile {
+        /// The plugin's name.
+        plugin: String,
+        /// Why: not profiled, written already, or the writer's error.
+        reason: String,
+    },
+
     /// No plugin of that name is loaded.
     #[error("no plugin named '{name}' is loaded (loaded: {})", or_none(loaded))]
     NoSuchPlugin {
@@ -479,6 +488,13 @@ pub enum LoadError {
         file: Option<PathBuf>,
         /// Why the signature check failed.
         problem: SignatureProblem,
+    },
+    /// The guest profiler could not be set up for the component.
+    #[error("cannot profile it: {source:#}")]
+    Profile {
+        /// wasmtime's error.
+        #[source]
+        source: wasmtime::Error,
     },
     /// A plugin loaded from bytes has no file to reload.
     #[error("it was loaded from bytes, so there is no file to reload; load the new bytes instead")]

@@ -14,6 +14,7 @@ use crate::capability::{OutputBudget, Resolved};
 use crate::error::{Error, Fault, Result};
 use crate::limits::{Limiter, TrapContext, classify};
 use crate::metrics::{LiveInstance, Metrics};
+use crate::profile::Profiler;
 use crate::spec::info::{GuestError, PluginInfo};
 use crate::spec::limits::Limits;
 use crate::state::{SharedState, StoreState};
@@ -31,6 +32,8 @@ pub(crate) struct InstanceSpec {
     pub(crate) grants: Resolved,
     pub(crate) shared: Arc<SharedState>,
     pub(crate) metrics: Arc<Metrics>,
+    /// The plugin's guest profile, when it is profiled.
+    pub(crate) profiler: Option<Arc<Profiler>>,
 }
 
 impl InstanceSpec {
@@ -96,7 +99,11 @@ impl Instance {
         store.limiter(|s| &mut s.limiter);
         // At every epoch tick: past the deadline, trap; otherwise yield to the
         // other tasks of this tokio worker and go on.
-        store.epoch_deadline_callback(|ctx| {
+        let profiler = spec.profiler.clone();
+        store.epoch_deadline_callback(move |ctx| {
+            if let Some(p) = &profiler {
+                p.sample(&ctx);
+            }
             if Instant::now() >= ctx.data().deadline {
                 Ok(UpdateDeadline::Interrupt)
             } else {

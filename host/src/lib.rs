@@ -51,6 +51,7 @@ pub mod manifest;
 mod metrics;
 mod plugin;
 mod pool;
+mod profile;
 pub mod prometheus;
 mod registry;
 mod runtime;

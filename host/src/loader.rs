@@ -47,6 +47,10 @@ pub(crate) struct Env {
     pub(crate) kv: KvStore,
     pub(crate) code: SharedCode,
     pub(crate) trust: Trust,
+    /// How often the epoch ticks (a profile's sampling interval).
+    pub(crate) epoch_tick: std::time::Duration,
+    /// Every plugin is profiled ([`crate::RuntimeBuilder::profile_all`]).
+    pub(crate) profile_all: bool,
 }
 
 /// Who may sign the plugins a runtime loads: its default key list, and whether
@@ -388,9 +392,18 @@ pub(crate) async fn prepare(
             quota: g.kv_quota.unwrap_or(DEFAULT_KV_QUOTA),
         }),
     });
+    let profiler = if options.profile || env.profile_all {
+        let p =
+            crate::profile::Profiler::new(&env.engine, name, &compiled.component, env.epoch_tick)
+                .map_err(|source| Error::load(name, LoadError::Profile { source }))?;
+        Some(Arc::new(p))
+    } else {
+        None
+    };
     let spec = Arc::new(InstanceSpec {
         name: Arc::from(name),
         engine: env.engine.clone(),
+        profiler,
         pre,
         limits: options.limits.clone(),
         grants,

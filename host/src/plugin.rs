@@ -464,6 +464,38 @@ impl Plugin {
         })
     }
 
+    /// Writes the plugin's guest profile (loaded with
+    /// [`PluginOptions::profile`]) to `out` as JSON in the Firefox Profiler's
+    /// format (open it at <https://profiler.firefox.com>), and ends it: samples
+    /// after this are dropped. Blocks while it writes.
+    ///
+    /// # Errors
+    /// [`Error::Profile`]: the plugin is not profiled, its profile was written
+    /// already, or `out` failed.
+    ///
+    /// ```no_run
+    /// # async fn f(rt: wasp_host::Runtime) -> wasp_host::Result<()> {
+    /// let opts = wasp_host::PluginOptions::default().profile(true);
+    /// let p = rt.load_file("upper.wasm", opts).await?;
+    /// let _: String = p.call("upper", "hello").await?;
+    /// p.write_profile(std::fs::File::create("upper.profile.json").unwrap())?;
+    /// # Ok(()) }
+    /// ```
+    pub fn write_profile(&self, out: impl std::io::Write) -> Result<()> {
+        let failed = |reason: String| Error::Profile {
+            plugin: self.name().to_string(),
+            reason,
+        };
+        let Some(p) = &self.inner.pool.spec.profiler else {
+            return Err(failed("it was not loaded with profiling on".into()));
+        };
+        match p.finish(out) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(failed("it was written already".into())),
+            Err(e) => Err(failed(format!("{e:#}"))),
+        }
+    }
+
     /// [`Plugin::kv_usage`] for threads that may block (a metrics scrape).
     pub(crate) fn kv_usage_blocking(&self) -> Option<u64> {
         let kv = self.inner.pool.spec.shared.kv.as_ref()?;

@@ -45,6 +45,7 @@ pub struct RuntimeBuilder {
     kv_commit: Duration,
     instance_pool: u32,
     trust: Trust,
+    profile_all: bool,
     duplicate: Option<String>,
 }
 
@@ -193,6 +194,20 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Profiles every plugin this runtime loads, as if each were loaded with
+    /// [`PluginOptions::profile`] (what `wasp run --profile` does). Samples are
+    /// taken at each epoch tick: a shorter [`RuntimeBuilder::epoch_tick`] gives
+    /// finer profiles. Default: off.
+    ///
+    /// ```
+    /// let rt = wasp_host::Runtime::builder().profile_all(true).build()?;
+    /// # Ok::<(), wasp_host::Error>(())
+    /// ```
+    pub fn profile_all(mut self, on: bool) -> Self {
+        self.profile_all = on;
+        self
+    }
+
     /// Caches compiled plugins in `dir` (created with mode 0700; refused if other
     /// users may write to it). The second load of the same file skips adapting
     /// and compiling. Default: no disk cache.
@@ -278,6 +293,8 @@ impl RuntimeBuilder {
                     kv,
                     code: loader::SharedCode::default(),
                     trust: self.trust,
+                    epoch_tick: self.epoch_tick,
+                    profile_all: self.profile_all,
                 },
                 state: self.state,
             }),
@@ -408,6 +425,7 @@ impl Runtime {
             kv_commit: crate::manifest::DEFAULT_KV_COMMIT,
             instance_pool: DEFAULT_INSTANCE_POOL,
             trust: Trust::default(),
+            profile_all: false,
         }
     }
 

@@ -131,3 +131,27 @@ async fn the_prometheus_export_shows_the_plugins_counters() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_profile_is_written_once_and_only_when_recorded() {
+    let rt = Runtime::builder().build().unwrap();
+    let plain = rt
+        .load_file(fixtures::UPPER, PluginOptions::default())
+        .await
+        .unwrap();
+    let e = plain.write_profile(Vec::new()).unwrap_err();
+    assert!(matches!(e, wasp_host::Error::Profile { .. }), "{e}");
+    let profiled = rt
+        .load_file(fixtures::UPPER, PluginOptions::default().profile(true))
+        .await
+        .unwrap();
+    let _: String = profiled.call("upper", "abc").await.unwrap();
+    let mut out = Vec::new();
+    profiled.write_profile(&mut out).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert!(v["threads"].is_array());
+    assert!(matches!(
+        profiled.write_profile(Vec::new()),
+        Err(wasp_host::Error::Profile { .. })
+    ));
+}

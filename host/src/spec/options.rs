@@ -70,6 +70,10 @@ pub struct PluginOptions {
     /// runtime's [`crate::RuntimeBuilder::trusted_keys`] for this plugin. `None`:
     /// the runtime's list applies. An empty list refuses every file.
     pub signed_by: Option<Vec<TrustedKey>>,
+    /// Record a guest profile of every call, sampled at each epoch tick, to be
+    /// written with [`crate::Plugin::write_profile`] (default: off; costs one
+    /// stack walk per tick while the plugin runs).
+    pub profile: bool,
 }
 
 impl Default for PluginOptions {
@@ -83,6 +87,7 @@ impl Default for PluginOptions {
             max_queue: DEFAULT_MAX_QUEUE,
             sha256: None,
             signed_by: None,
+            profile: false,
         }
     }
 }
@@ -157,6 +162,15 @@ impl PluginOptions {
     /// ```
     pub fn sha256(mut self, digest: [u8; 32]) -> Self {
         self.sha256 = Some(digest);
+        self
+    }
+    /// Sets [`PluginOptions::profile`].
+    ///
+    /// ```
+    /// assert!(wasp_host::PluginOptions::default().profile(true).profile);
+    /// ```
+    pub fn profile(mut self, on: bool) -> Self {
+        self.profile = on;
         self
     }
     /// Sets [`PluginOptions::signed_by`].
