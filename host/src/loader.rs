@@ -75,11 +75,13 @@ impl Trust {
     }
 }
 
-/// A plugin file to load: its bytes, where they came from, and the detached
+/// A plugin file to load: its bytes, where they came from, the keys one of
+/// which must have signed it (see [`Trust::keys_for`]), and the detached
 /// signature beside it (`PATH.sig`), if any.
 pub(crate) struct File {
     pub(crate) bytes: Vec<u8>,
     pub(crate) path: Option<PathBuf>,
+    pub(crate) keys: Option<Vec<TrustedKey>>,
     pub(crate) detached: Option<Vec<u8>>,
 }
 
@@ -214,14 +216,9 @@ pub(crate) async fn compile(
     let code = env.code.clone();
     let name = plugin.to_string();
     let pin = options.sha256;
-    let keys = env.trust.keys_for(options).map(<[TrustedKey]>::to_vec);
     tokio::task::spawn_blocking(move || {
         guard_panics(&name, || {
-            let check = Check {
-                pin,
-                keys: keys.as_deref(),
-            };
-            compile_blocking(&engine, cache.as_ref(), &code, &name, &file, check)
+            compile_blocking(&engine, cache.as_ref(), &code, &name, &file, pin)
         })
     })
     .await
@@ -231,25 +228,17 @@ pub(crate) async fn compile(
     })?
 }
 
-/// What the bytes must satisfy before anything is compiled or taken from a cache.
-struct Check<'a> {
-    /// The manifest's `sha256`.
-    pin: Option<[u8; 32]>,
-    /// The keys one of which must have signed the bytes.
-    keys: Option<&'a [TrustedKey]>,
-}
-
 fn compile_blocking(
     engine: &Engine,
     cache: Option<&cache::Cache>,
     shared: &SharedCode,
     plugin: &str,
     file: &File,
-    check: Check<'_>,
+    pin: Option<[u8; 32]>,
 ) -> Result<Compiled> {
     let bytes = &file.bytes;
     let sha256: [u8; 32] = Sha256::digest(bytes).into();
-    if let Some(expected) = check.pin
+    if let Some(expected) = pin
         && expected != sha256
     {
         return Err(Error::load(
@@ -262,7 +251,7 @@ fn compile_blocking(
     }
     // Before the shared code and the cache: compiled code is used only for bytes
     // verified on this load.
-    if let Some(keys) = check.keys {
+    if let Some(keys) = &file.keys {
         let signers =
             crate::signing::verify(bytes, file.detached.as_deref(), keys).map_err(|problem| {
                 Error::load(

@@ -523,13 +523,15 @@ impl Runtime {
         path: Option<PathBuf>,
         options: &PluginOptions,
     ) -> Result<loader::File> {
-        let detached = match (&path, self.inner.env.trust.keys_for(options)) {
+        let keys = self.inner.env.trust.keys_for(options).map(<[_]>::to_vec);
+        let detached = match (&path, &keys) {
             (Some(path), Some(_)) => read_detached(path).await?,
             _ => None,
         };
         Ok(loader::File {
             bytes,
             path,
+            keys,
             detached,
         })
     }
@@ -550,12 +552,9 @@ impl Runtime {
     /// # Ok(()) }
     /// ```
     pub async fn inspect(&self, name: &str, bytes: Vec<u8>) -> Result<Inspection> {
-        let file = loader::File {
-            bytes,
-            path: None,
-            detached: None,
-        };
-        loader::inspect(&self.inner.env, name, file, &PluginOptions::default()).await
+        let options = PluginOptions::default();
+        let file = self.file(bytes, None, &options).await?;
+        loader::inspect(&self.inner.env, name, file, &options).await
     }
 
     /// Waits until every kv write made so far, by any plugin of this runtime, is on
