@@ -33,6 +33,10 @@ pub(crate) struct Args {
     /// Profiler JSON: open it at https://profiler.firefox.com).
     #[arg(long, value_name = "OUT.json")]
     profile: Option<PathBuf>,
+    /// Record the call — everything its instance did, with every host import's
+    /// answer — to FILE, for `wasp replay` (written whatever the call did).
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
 }
 
 /// Where the plugin comes from: a file given on the command line, or a manifest.
@@ -99,12 +103,41 @@ pub(crate) async fn run(a: Args) -> CliResult {
         kv_commit: std::time::Duration::ZERO,
         instances: crate::pool_for(None).saturating_add(options.max_instances),
         profile: a.profile.is_some(),
+        record: a
+            .record
+            .as_ref()
+            .map(|_| wasp_host::recording::RecordWindow::default()),
     })?;
     let plugin = match source {
         Source::File(path) => runtime.load_file(&path, options).await?,
         Source::Manifest(m) => runtime.load_entry(&m, &a.plugin).await?,
     };
-    let result: wasp_host::Result<Vec<u8>> = plugin.call_with(&a.function, input, call).await;
+    let result: wasp_host::Result<Vec<u8>> = match &a.record {
+        Some(path) => {
+            if call != CallOptions::default() {
+                return Err(Failure::usage(
+                    "--record records a call under the plugin's own limits; drop --fuel, --memory and --timeout",
+                ));
+            }
+            let recorded = plugin
+                .call_recorded(
+                    &a.function,
+                    &input,
+                    wasp_host::recording::RecordWhen::Always,
+                )
+                .await;
+            if let Some(r) = &recorded.recording {
+                r.write_file(path).map_err(|e| {
+                    Failure::usage(format!(
+                        "cannot write the recording {}: {e}",
+                        path.display()
+                    ))
+                })?;
+            }
+            recorded.result
+        }
+        None => plugin.call_with(&a.function, input, call).await,
+    };
     // The profile is written whatever the call did: a fault is what one profiles.
     if let Some(path) = &a.profile {
         crate::write_profile(&plugin, path)?;

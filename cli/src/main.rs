@@ -12,6 +12,7 @@ mod inspect;
 mod metrics;
 mod new;
 mod pipeline;
+mod replay;
 mod run;
 mod sign;
 
@@ -60,6 +61,8 @@ enum Command {
     Sign(sign::SignArgs),
     /// Show who signed a plugin; exit 0 when one of the given keys did, else 2.
     Verify(sign::VerifyArgs),
+    /// Run a recorded call again, offline, and check it against the recording.
+    Replay(replay::Args),
 }
 
 /// The manifest used when `-m` is not given.
@@ -81,6 +84,14 @@ impl From<wasp_host::Error> for Failure {
 }
 
 impl Failure {
+    /// Exit with `code`, having reported everything already.
+    pub(crate) fn silent(code: u8) -> Self {
+        Failure {
+            code,
+            message: String::new(),
+        }
+    }
+
     pub(crate) fn usage(message: impl Into<String>) -> Self {
         Failure {
             code: 2,
@@ -165,6 +176,7 @@ fn main() -> ExitCode {
             Command::Build(a) => build::run(a).await,
             Command::Sign(a) => sign::sign(a),
             Command::Verify(a) => sign::verify(a),
+            Command::Replay(a) => replay::run(a).await,
         }
     });
     // Do not wait for plugin calls that are still being cancelled.
@@ -172,7 +184,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("error: {}", f.message);
+            // An empty message: the command has said what happened already.
+            if !f.message.is_empty() {
+                eprintln!("error: {}", f.message);
+            }
             ExitCode::from(f.code)
         }
     }
@@ -212,6 +227,8 @@ pub(crate) struct Settings<'a> {
     pub(crate) instances: u32,
     /// Record a guest profile of every plugin (with a 1 ms epoch tick).
     pub(crate) profile: bool,
+    /// Keep every instance's history for recordings, within this window.
+    pub(crate) record: Option<wasp_host::recording::RecordWindow>,
 }
 
 impl Default for Settings<'_> {
@@ -221,6 +238,7 @@ impl Default for Settings<'_> {
             kv_commit: std::time::Duration::ZERO,
             instances: pool_for(None),
             profile: false,
+            record: None,
         }
     }
 }
@@ -232,7 +250,8 @@ pub(crate) fn build_runtime(s: &Settings<'_>) -> Result<wasp_host::Runtime, Fail
         let mut b = wasp_host::Runtime::builder()
             .kv_commit(s.kv_commit)
             .instance_pool(s.instances)
-            .profile_all(s.profile);
+            .profile_all(s.profile)
+            .record_all(s.record);
         if s.profile {
             // Profiles are sampled at each tick: 1 ms gives a sample per ms of guest time.
             b = b.epoch_tick(std::time::Duration::from_millis(1));

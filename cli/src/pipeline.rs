@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use wasp_host::recording::{EntryKind, RecordWhen, Recording};
 use wasp_host::{Error, Plugin, Plugins, Runtime};
 
 /// Longest input line accepted; a longer one is dead-lettered unread.
@@ -104,6 +105,9 @@ enum Slot {
 /// Consecutive events, numbered in input order.
 struct Chunk {
     seq: u64,
+    /// The number of its first event in the input (1-based; blank lines are
+    /// not events).
+    first: u64,
     events: Vec<Event>,
     /// Returned to the window when the writer is done with the chunk.
     _permit: OwnedSemaphorePermit,
@@ -116,6 +120,41 @@ pub(crate) struct Pipeline {
     pub(crate) stages: Vec<String>,
     pub(crate) batch: usize,
     pub(crate) counters: Arc<Counters>,
+    /// `--record DIR`: which calls are recorded, and where.
+    pub(crate) record: Option<Arc<Record>>,
+}
+
+/// Where `wasp run --record` writes recordings, and of which calls.
+pub(crate) struct Record {
+    pub(crate) dir: std::path::PathBuf,
+    pub(crate) when: RecordWhen,
+}
+
+impl Record {
+    /// Writes `recording`, the call of `stage` on `event` (the first event of a
+    /// batch), as `DIR/STAGE-EVENT-OUTCOME.wasprec`.
+    fn write(&self, stage: &str, event: u64, recording: &Recording) {
+        let last = recording.last();
+        let outcome = match last.map(|e| &e.outcome) {
+            Some(o) if o.exit_code() == 3 => "fault",
+            Some(o) if o.exit_code() == 1 => "plugin-error",
+            _ => "ok",
+        };
+        let batch = if last.is_some_and(|e| e.kind == EntryKind::CallBatch) {
+            "batch-"
+        } else {
+            ""
+        };
+        let path = self
+            .dir
+            .join(format!("{stage}-{event:06}-{batch}{outcome}.wasprec"));
+        if let Err(e) = recording.write_file(&path) {
+            eprintln!(
+                "warning: cannot write the recording {}: {e}",
+                path.display()
+            );
+        }
+    }
 }
 
 impl Pipeline {
@@ -148,6 +187,7 @@ impl Pipeline {
                 plugins: self.plugins.clone(),
                 name: name.clone(),
                 batch: self.batch,
+                record: self.record.clone(),
             };
             let concurrency = self
                 .plugins
@@ -200,6 +240,7 @@ fn read_chunks(
 ) -> Result<(), PipelineError> {
     let mut reader = std::io::BufReader::with_capacity(256 << 10, input);
     let mut seq = 0;
+    let mut first = 1;
     let mut line = Vec::new();
     let mut eof = false;
     while !eof {
@@ -241,12 +282,15 @@ fn read_chunks(
         if events.is_empty() {
             continue;
         }
+        let n = events.len() as u64;
         let chunk = Chunk {
             seq,
+            first,
             events,
             _permit: permit,
         };
         seq += 1;
+        first += n;
         if tx.blocking_send(chunk).is_err() {
             break; // the pipeline stopped
         }
@@ -305,6 +349,7 @@ struct Stage {
     plugins: Plugins,
     name: String,
     batch: usize,
+    record: Option<Arc<Record>>,
 }
 
 impl Stage {
@@ -359,25 +404,52 @@ impl Stage {
         let live: Vec<usize> = (0..chunk.events.len())
             .filter(|&i| matches!(chunk.events[i].slot, Slot::Live(_)))
             .collect();
+        let first = chunk.first;
         if self.batch > 1 && plugin.api_version().has_call_batch() {
             for group in live.chunks(self.batch) {
-                self.batch_call(&plugin, &mut chunk.events, group).await;
+                self.batch_call(&plugin, &mut chunk.events, first, group)
+                    .await;
             }
         } else {
             for i in live {
                 let event = &mut chunk.events[i];
                 let input = take_live(event);
-                let result = plugin.call_raw(PROCESS, &input).await;
+                let result = self.call(&plugin, first + i as u64, &input).await;
                 self.settle(&plugin, event, input, result);
             }
         }
         chunk
     }
 
-    /// One `call-batch` for the events at `group`; if it fails, one `call` each.
-    async fn batch_call(&self, plugin: &Plugin, events: &mut [Event], group: &[usize]) {
+    /// One `call` of event number `event`, recorded when `--record` asks.
+    async fn call(&self, plugin: &Plugin, event: u64, input: &[u8]) -> wasp_host::Result<Vec<u8>> {
+        let Some(record) = &self.record else {
+            return plugin.call_raw(PROCESS, input).await;
+        };
+        let recorded = plugin.call_recorded(PROCESS, input, record.when).await;
+        if let Some(r) = &recorded.recording {
+            record.write(&self.name, event, r);
+        }
+        recorded.result
+    }
+
+    /// One `call-batch` for the events at `group` (of the chunk whose first
+    /// event is number `first`); if it fails, one `call` each.
+    async fn batch_call(&self, plugin: &Plugin, events: &mut [Event], first: u64, group: &[usize]) {
         let inputs: Vec<Vec<u8>> = group.iter().map(|&i| take_live(&mut events[i])).collect();
-        match plugin.call_batch(PROCESS, &inputs).await {
+        let result = match &self.record {
+            None => plugin.call_batch(PROCESS, &inputs).await,
+            Some(record) => {
+                let recorded = plugin
+                    .call_batch_recorded(PROCESS, &inputs, record.when)
+                    .await;
+                if let (Some(r), Some(&i)) = (&recorded.recording, group.first()) {
+                    record.write(&self.name, first + i as u64, r);
+                }
+                recorded.result
+            }
+        };
+        match result {
             Ok(results) => {
                 for ((&i, result), input) in group.iter().zip(results).zip(inputs) {
                     self.settle(plugin, &mut events[i], input, result);
@@ -391,7 +463,7 @@ impl Stage {
                     );
                 }
                 for (&i, input) in group.iter().zip(inputs) {
-                    let result = plugin.call_raw(PROCESS, &input).await;
+                    let result = self.call(plugin, first + i as u64, &input).await;
                     self.settle(plugin, &mut events[i], input, result);
                 }
             }

@@ -3,6 +3,7 @@
 //! dead-letter output and the pipeline goes on. The engine is [`crate::pipeline`].
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use wasp_host::Plugins;
@@ -38,6 +39,13 @@ pub(crate) struct Args {
     /// (Firefox Profiler JSON: open it at https://profiler.firefox.com).
     #[arg(long, value_name = "DIR")]
     profile: Option<PathBuf>,
+    /// Record every call that faults or returns a plugin-error into DIR, one
+    /// file each (STAGE-EVENT-OUTCOME.wasprec), for `wasp replay`.
+    #[arg(long, value_name = "DIR")]
+    record: Option<PathBuf>,
+    /// With --record: record every call, not only failures.
+    #[arg(long, requires = "record")]
+    record_all: bool,
 }
 
 pub(crate) async fn run(a: Args) -> CliResult {
@@ -74,7 +82,27 @@ pub(crate) async fn run(a: Args) -> CliResult {
         kv_commit: manifest.kv_commit(),
         instances: crate::pool_for(Some(&manifest)),
         profile: a.profile.is_some(),
+        record: a.record.as_ref().map(|_| manifest.record_window()),
     })?;
+    let record = match &a.record {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Failure::usage(format!(
+                    "cannot create the record directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+            Some(Arc::new(crate::pipeline::Record {
+                dir: dir.clone(),
+                when: if a.record_all {
+                    wasp_host::recording::RecordWhen::Always
+                } else {
+                    wasp_host::recording::RecordWhen::Failures
+                },
+            }))
+        }
+        None => None,
+    };
     let plugins = runtime.load(&manifest).await?;
     // Stages are looked up per chunk of events, so a reload takes effect at the next.
     for s in &stages {
@@ -114,6 +142,7 @@ pub(crate) async fn run(a: Args) -> CliResult {
         stages: stages.clone(),
         batch: manifest.batch() as usize,
         counters: totals.clone(),
+        record,
     };
     pipeline
         .run(input, Box::new(std::io::stdout()), dead)

@@ -54,7 +54,9 @@ pub use host_fn::{HostFn, HostFnContext};
 pub(crate) use stdio::OutputBudget;
 
 use crate::error::GrantError;
+use crate::recording::InstanceContext;
 use crate::spec::grants::Grants;
+use crate::tape::Tape;
 
 /// A plugin's grants, checked against the host: every granted directory exists,
 /// is canonical and its identity recorded; every host function is registered.
@@ -82,10 +84,15 @@ impl Resolved {
     }
 
     /// Builds the WASI context of one instance from these grants.
+    ///
+    /// On a tape, the clocks and random generators are the tape's; a replay's
+    /// environment and insecure seed are the recording's, a recording's are
+    /// kept in its history.
     pub(crate) fn wasi_ctx(
         &self,
         plugin: &Arc<str>,
         budget: &OutputBudget,
+        tape: Option<&Tape>,
     ) -> Result<WasiCtx, GrantError> {
         let g = &self.grants;
         let mut b = WasiCtxBuilder::new();
@@ -108,9 +115,39 @@ impl Resolved {
                 budget.clone(),
             ));
         }
-        for name in &g.env {
-            if let Some(value) = std::env::var_os(name).and_then(|v| v.into_string().ok()) {
-                b.env(name, value);
+        let env: Vec<(String, String)> = match tape {
+            Some(Tape::Replay(p)) => p.recording().plugin.env.clone(),
+            _ => g
+                .env
+                .iter()
+                .filter_map(|name| {
+                    let value = std::env::var_os(name)?.into_string().ok()?;
+                    Some((name.clone(), value))
+                })
+                .collect(),
+        };
+        for (name, value) in &env {
+            b.env(name, value);
+        }
+        if let Some(tape) = tape {
+            let (wall, monotonic, secure, insecure) = tape.wasi();
+            b.wall_clock(wall)
+                .monotonic_clock(monotonic)
+                .secure_random(secure)
+                .insecure_random(insecure);
+            let seed = match tape {
+                Tape::Replay(p) => p.recording().plugin.insecure_seed,
+                Tape::Record(_) => {
+                    let mut rng = wasmtime_wasi::thread_rng();
+                    [rng.next_u64(), rng.next_u64()]
+                }
+            };
+            b.insecure_random_seed(u128::from(seed[0]) << 64 | u128::from(seed[1]));
+            if let Tape::Record(r) = tape {
+                r.set_context(InstanceContext {
+                    env,
+                    insecure_seed: seed,
+                });
             }
         }
         for (index, f) in g.files.iter().enumerate() {

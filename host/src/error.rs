@@ -251,6 +251,10 @@ pub enum Error {
         source: notify::Error,
     },
 
+    /// A recording could not be read, or does not fit the plugin file.
+    #[error(transparent)]
+    Recording(#[from] RecordingError),
+
     /// A task of the host (compiling, a kv operation) panicked or was cancelled.
     #[error("internal: the task {what} failed: {source}")]
     Task {
@@ -801,6 +805,48 @@ pub enum CacheProblem {
     /// Other users may write to it.
     #[error("it is writable by other users; a compile cache must not be (chmod 700 it)")]
     NotPrivate,
+}
+
+/// Why a recording cannot be replayed (`wasp replay` exits 2).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordingError {
+    /// The file could not be read.
+    #[error("cannot read the recording {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bytes are not a wasp recording.
+    #[error("not a wasp recording: {reason}")]
+    Malformed {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A recording of a file format version this build does not read.
+    #[error("the recording is of format version {}, this wasp reads version {supported}", found.map_or("(none)".to_string(), |v| v.to_string()))]
+    Version {
+        /// Its version.
+        found: Option<u32>,
+        /// The version this build reads.
+        supported: u32,
+    },
+    /// The plugin file is not the one the recording was made with.
+    #[error("{} has sha256 {actual}, but the recording was made with sha256 {recorded}; give --plugin to replay another build on purpose", file.display())]
+    DigestMismatch {
+        /// The plugin file.
+        file: PathBuf,
+        /// The digest in the recording.
+        recorded: String,
+        /// The file's digest.
+        actual: String,
+    },
+    /// The recording names no plugin file (it was loaded from bytes).
+    #[error("the recording names no plugin file (it was loaded from bytes); give --plugin")]
+    NoSource,
 }
 
 /// Errors of the kv store. A plugin sees their text as the error of its kv call.

@@ -5,8 +5,10 @@
 use crate::capability::HostFnContext;
 use crate::error::KvError;
 use crate::limits::PanicRecord;
+use crate::recording::{Bytes, Import};
 use crate::spec::info::LogLevel;
 use crate::state::{KvAccess, StoreState};
+use crate::tape::Tape;
 use crate::version::HostImports;
 
 /// At most this many keys come back from one `list-keys`.
@@ -75,6 +77,38 @@ impl StoreState {
     }
 }
 
+/// A host import with an answer: live (off the tape), live and recorded, or
+/// answered from the replayed recording (`live` is then never polled).
+/// `request` is the import with its arguments (its answer is filled in by
+/// `fill` when recording, read out by `read` when replaying).
+async fn on_tape<T: Send + 'static>(
+    tape: Option<(Tape, Import)>,
+    live: impl std::future::Future<Output = Result<T, String>> + Send + 'static,
+    fill: impl FnOnce(Import, &Result<T, String>) -> Import + Send + 'static,
+    read: impl FnOnce(Import) -> Option<Result<T, String>> + Send + 'static,
+) -> Result<T, String> {
+    match tape {
+        None => live.await,
+        Some((Tape::Record(r), request)) => {
+            let v = live.await;
+            r.push(fill(request, &v));
+            v
+        }
+        Some((Tape::Replay(p), request)) => {
+            p.answer(&request).and_then(read).unwrap_or_else(|| {
+                Err("replay: the plugin left the recorded path here (see the replay report)".into())
+            })
+        }
+    }
+}
+
+impl StoreState {
+    /// The tape and the import as asked now, when the instance is on a tape.
+    fn request(&self, import: impl FnOnce() -> Import) -> Option<(Tape, Import)> {
+        self.tape.as_ref().map(|t| (t.clone(), import()))
+    }
+}
+
 impl HostImports for StoreState {
     fn log(&mut self, level: LogLevel, mut message: String, fields: Vec<(String, String)>) {
         if level == LogLevel::Error
@@ -119,7 +153,21 @@ impl HostImports for StoreState {
     }
 
     fn get_config(&mut self, key: String) -> Option<String> {
-        self.shared.config.get(&key).cloned()
+        let live = || self.shared.config.get(&key).cloned();
+        match &self.tape {
+            None => live(),
+            Some(t) => t.sync(
+                live,
+                |value| Import::GetConfig {
+                    key: key.clone(),
+                    value: value.clone(),
+                },
+                |i| match i {
+                    Import::GetConfig { value, .. } => Some(value),
+                    _ => None,
+                },
+            ),
+        }
     }
 
     fn call_host(
@@ -130,7 +178,12 @@ impl HostImports for StoreState {
         let plugin = self.plugin.clone();
         let granted = self.shared.granted_host_fns.contains(&name);
         let f = self.shared.host_fns.get(&name).cloned();
-        async move {
+        let tape = self.request(|| Import::CallHost {
+            name: name.clone(),
+            input: Bytes(input.clone()),
+            result: Ok(Bytes::default()),
+        });
+        let live = async move {
             if !granted {
                 tracing::debug!(target: "wasp::plugin", plugin = %plugin, host_fn = %name, "call-host denied: not granted");
                 return Err(format!(
@@ -143,14 +196,48 @@ impl HostImports for StoreState {
                 ));
             };
             f.call(HostFnContext { plugin }, input).await
-        }
+        };
+        on_tape(
+            tape,
+            live,
+            |i, r| match i {
+                Import::CallHost { name, input, .. } => Import::CallHost {
+                    name,
+                    input,
+                    result: r.clone().map(Bytes),
+                },
+                i => i,
+            },
+            |i| match i {
+                Import::CallHost { result, .. } => Some(result.map(|b| b.0)),
+                _ => None,
+            },
+        )
     }
 
     fn kv_get(
         &mut self,
         key: String,
     ) -> impl std::future::Future<Output = Result<Option<Vec<u8>>, String>> + Send {
-        self.kv_op(move |kv| kv.store.get(&kv.namespace, &key))
+        let tape = self.request(|| Import::KvGet {
+            key: key.clone(),
+            result: Ok(None),
+        });
+        on_tape(
+            tape,
+            self.kv_op(move |kv| kv.get(&key)),
+            |i, r| match i {
+                Import::KvGet { key, .. } => Import::KvGet {
+                    key,
+                    result: r.clone().map(|v| v.map(Bytes)),
+                },
+                i => i,
+            },
+            |i| match i {
+                Import::KvGet { result, .. } => Some(result.map(|v| v.map(|b| b.0))),
+                _ => None,
+            },
+        )
     }
 
     fn kv_set(
@@ -158,21 +245,77 @@ impl HostImports for StoreState {
         key: String,
         value: Vec<u8>,
     ) -> impl std::future::Future<Output = Result<(), String>> + Send {
-        self.kv_op(move |kv| kv.store.set(&kv.namespace, &key, &value, kv.quota))
+        let tape = self.request(|| Import::KvSet {
+            key: key.clone(),
+            value: Bytes(value.clone()),
+            error: None,
+        });
+        on_tape(
+            tape,
+            self.kv_op(move |kv| kv.set(&key, &value)),
+            |i, r| match i {
+                Import::KvSet { key, value, .. } => Import::KvSet {
+                    key,
+                    value,
+                    error: r.clone().err(),
+                },
+                i => i,
+            },
+            |i| match i {
+                Import::KvSet { error, .. } => Some(error.map_or(Ok(()), Err)),
+                _ => None,
+            },
+        )
     }
 
     fn kv_delete(
         &mut self,
         key: String,
     ) -> impl std::future::Future<Output = Result<(), String>> + Send {
-        self.kv_op(move |kv| kv.store.delete(&kv.namespace, &key))
+        let tape = self.request(|| Import::KvDelete {
+            key: key.clone(),
+            error: None,
+        });
+        on_tape(
+            tape,
+            self.kv_op(move |kv| kv.delete(&key)),
+            |i, r| match i {
+                Import::KvDelete { key, .. } => Import::KvDelete {
+                    key,
+                    error: r.clone().err(),
+                },
+                i => i,
+            },
+            |i| match i {
+                Import::KvDelete { error, .. } => Some(error.map_or(Ok(()), Err)),
+                _ => None,
+            },
+        )
     }
 
     fn kv_list_keys(
         &mut self,
         prefix: String,
     ) -> impl std::future::Future<Output = Result<Vec<String>, String>> + Send {
-        self.kv_op(move |kv| kv.store.list_keys(&kv.namespace, &prefix, MAX_LIST_KEYS))
+        let tape = self.request(|| Import::KvListKeys {
+            prefix: prefix.clone(),
+            result: Ok(Vec::new()),
+        });
+        on_tape(
+            tape,
+            self.kv_op(move |kv| kv.list_keys(&prefix, MAX_LIST_KEYS)),
+            |i, r| match i {
+                Import::KvListKeys { prefix, .. } => Import::KvListKeys {
+                    prefix,
+                    result: r.clone(),
+                },
+                i => i,
+            },
+            |i| match i {
+                Import::KvListKeys { result, .. } => Some(result),
+                _ => None,
+            },
+        )
     }
 }
 

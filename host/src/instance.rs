@@ -15,9 +15,11 @@ use crate::error::{Error, Fault, Result};
 use crate::limits::{Limiter, TrapContext, classify};
 use crate::metrics::{LiveInstance, Metrics};
 use crate::profile::Profiler;
+use crate::recording::{Bytes, EntryKind, InstanceContext, RecordWindow, RecordedOutcome};
 use crate::spec::info::{GuestError, PluginInfo};
 use crate::spec::limits::Limits;
 use crate::state::{SharedState, StoreState};
+use crate::tape::{Player, Recorder, Tape};
 use crate::version::{Bindings, Pre};
 
 /// Bytes of stdout + stderr + log one call may produce before the rest is dropped.
@@ -34,6 +36,27 @@ pub(crate) struct InstanceSpec {
     pub(crate) metrics: Arc<Metrics>,
     /// The plugin's guest profile, when it is profiled.
     pub(crate) profiler: Option<Arc<Profiler>>,
+    /// Whether its instances are recorded, or one replays a recording.
+    pub(crate) tape: TapeSpec,
+}
+
+/// What tape the instances of a plugin are on.
+#[derive(Clone)]
+pub(crate) enum TapeSpec {
+    /// None: nothing is recorded.
+    Off,
+    /// Each instance keeps its history, within the window.
+    Record(RecordWindow),
+    /// The one instance of a replay, answered from the recording.
+    Replay(Player),
+}
+
+/// A fault as a recording keeps it.
+pub(crate) fn recorded_fault(fault: &Fault) -> RecordedOutcome {
+    RecordedOutcome::Fault {
+        kind: fault.kind().to_string(),
+        message: fault.to_string(),
+    }
 }
 
 impl InstanceSpec {
@@ -65,11 +88,51 @@ pub(crate) enum Outcome<T> {
     Faulted(Fault),
 }
 
+impl<T> Outcome<T> {
+    /// As a recording keeps it, with `done` for a result.
+    fn recorded_with(&self, done: impl FnOnce(&T) -> RecordedOutcome) -> RecordedOutcome {
+        match self {
+            Outcome::Done(v) => done(v),
+            Outcome::Refused(e) => RecordedOutcome::PluginError {
+                code: e.code.clone(),
+                message: e.message.clone(),
+            },
+            Outcome::Faulted(f) => recorded_fault(f),
+        }
+    }
+}
+
+impl Outcome<Vec<u8>> {
+    /// As a recording keeps it.
+    pub(crate) fn recorded(&self) -> RecordedOutcome {
+        self.recorded_with(|out| RecordedOutcome::Output {
+            output: Bytes(out.clone()),
+        })
+    }
+}
+
+impl Outcome<Vec<std::result::Result<Vec<u8>, GuestError>>> {
+    /// As a recording keeps it.
+    pub(crate) fn recorded(&self) -> RecordedOutcome {
+        self.recorded_with(|results| RecordedOutcome::Batch {
+            results: results
+                .iter()
+                .map(|r| match r {
+                    Ok(out) => Ok(Bytes(out.clone())),
+                    Err(e) => Err((e.code.clone(), e.message.clone())),
+                })
+                .collect(),
+        })
+    }
+}
+
 /// One instance of a plugin and its store.
 pub(crate) struct Instance {
     store: Store<StoreState>,
     bindings: Bindings,
     live: LiveInstance,
+    /// Fuel the last entry consumed.
+    fuel: u64,
 }
 
 impl Instance {
@@ -80,10 +143,22 @@ impl Instance {
     /// while instantiating (reported as function `instantiate`).
     pub(crate) async fn new(spec: &InstanceSpec) -> Result<Instance> {
         let budget = OutputBudget::new(OUTPUT_BUDGET);
+        let tape = match &spec.tape {
+            TapeSpec::Off => None,
+            TapeSpec::Record(window) => Some(Tape::Record(Recorder::new(*window))),
+            TapeSpec::Replay(p) => Some(Tape::Replay(p.clone())),
+        };
         let wasi = spec
             .grants
-            .wasi_ctx(&spec.name, &budget)
+            .wasi_ctx(&spec.name, &budget, tape.as_ref())
             .map_err(|e| Error::load(&spec.name, e))?;
+        let recorder = match &tape {
+            Some(Tape::Record(r)) => {
+                r.begin(EntryKind::Instantiate, None, Vec::new(), &spec.limits);
+                Some(r.clone())
+            }
+            _ => None,
+        };
         let state = StoreState {
             wasi,
             table: ResourceTable::new(),
@@ -94,6 +169,7 @@ impl Instance {
             last_error: None,
             panic: None,
             deadline: Instant::now() + spec.limits.timeout,
+            tape,
         };
         let mut store = Store::new(&spec.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -123,43 +199,116 @@ impl Instance {
         let deadline = store.data().deadline;
         let instantiated =
             tokio::time::timeout_at(deadline.into(), spec.pre.instantiate(&mut store)).await;
-        let bindings = match instantiated {
-            Ok(Ok(b)) => b,
-            Ok(Err(e))
-                if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
-                    .is_some() =>
-            {
-                return Err(Error::PoolFull {
-                    plugin: spec.name.to_string(),
-                    size: spec
-                        .engine
-                        .get_pooling_config()
-                        .map_or(0, |c| c.get_total_component_instances()),
-                });
-            }
-            Ok(Err(e)) => {
-                let ctx = TrapContext {
-                    memory_refused: store.data().limiter.refused,
-                    ..TrapContext::default()
-                };
-                return Err(spec.fault("instantiate", classify(&e, &spec.limits, ctx)));
-            }
-            Err(_) => {
-                return Err(spec.fault(
-                    "instantiate",
-                    Fault::Timeout {
-                        limit: spec.limits.timeout,
-                    },
-                ));
-            }
-        };
+        let fuel = spec
+            .limits
+            .fuel
+            .saturating_sub(store.get_fuel().unwrap_or(0));
+        let bindings = instantiate_outcome(spec, &mut store, instantiated);
+        if let Some(r) = &recorder {
+            let outcome = match &bindings {
+                Ok(_) => RecordedOutcome::Ok,
+                Err(Error::Fault { fault, .. }) => recorded_fault(fault),
+                Err(e) => RecordedOutcome::Fault {
+                    kind: "instantiate".into(),
+                    message: e.to_string(),
+                },
+            };
+            r.end(outcome, fuel);
+        }
         Ok(Instance {
             store,
-            bindings,
+            bindings: bindings?,
             live: LiveInstance::new(spec.metrics.clone()),
+            fuel,
         })
     }
 
+    /// The instance's recorder, while it is recorded.
+    fn recorder(&self) -> Option<&Recorder> {
+        match &self.store.data().tape {
+            Some(Tape::Record(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Fuel the last entry (instantiation or call) consumed.
+    pub(crate) fn fuel(&self) -> u64 {
+        self.fuel
+    }
+
+    /// The instance's context and history, while it is recorded.
+    pub(crate) fn history(&self) -> Option<(InstanceContext, Vec<crate::recording::Entry>)> {
+        self.recorder().map(Recorder::snapshot)
+    }
+
+    /// Whether its last entry failed (recorded instances only).
+    pub(crate) fn last_failed(&self) -> bool {
+        self.recorder().is_some_and(Recorder::last_failed)
+    }
+
+    /// Whether it must not be reused: its history reached the record window.
+    pub(crate) fn history_full(&self) -> bool {
+        self.recorder().is_some_and(Recorder::full)
+    }
+
+    /// Opens a recorded entry (nothing when not recorded).
+    fn begin(
+        &self,
+        kind: EntryKind,
+        function: Option<&str>,
+        inputs: impl FnOnce() -> Vec<Bytes>,
+        limits: &Limits,
+    ) {
+        if let Some(r) = self.recorder() {
+            r.begin(kind, function, inputs(), limits);
+        }
+    }
+
+    /// Closes the recorded entry with its outcome.
+    fn end(&self, outcome: impl FnOnce() -> RecordedOutcome) {
+        if let Some(r) = self.recorder() {
+            r.end(outcome(), self.fuel);
+        }
+    }
+}
+
+/// The bindings of a fresh instance, or why it did not instantiate.
+fn instantiate_outcome(
+    spec: &InstanceSpec,
+    store: &mut Store<StoreState>,
+    instantiated: std::result::Result<wasmtime::Result<Bindings>, tokio::time::error::Elapsed>,
+) -> Result<Bindings> {
+    match instantiated {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(e))
+            if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+                .is_some() =>
+        {
+            Err(Error::PoolFull {
+                plugin: spec.name.to_string(),
+                size: spec
+                    .engine
+                    .get_pooling_config()
+                    .map_or(0, |c| c.get_total_component_instances()),
+            })
+        }
+        Ok(Err(e)) => {
+            let ctx = TrapContext {
+                memory_refused: store.data().limiter.refused,
+                ..TrapContext::default()
+            };
+            Err(spec.fault("instantiate", classify(&e, &spec.limits, ctx)))
+        }
+        Err(_) => Err(spec.fault(
+            "instantiate",
+            Fault::Timeout {
+                limit: spec.limits.timeout,
+            },
+        )),
+    }
+}
+
+impl Instance {
     /// Prepares the store for one export call under `limits`; returns its deadline.
     fn arm(&mut self, limits: &Limits) -> Instant {
         let deadline = Instant::now() + limits.timeout;
@@ -230,6 +379,7 @@ impl Instance {
         };
         // Fuel is spent whatever the outcome; what is left is what was not.
         let fuel = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        self.fuel = fuel;
         self.live.metrics().record_work(fuel, cpu);
         if tracing::enabled!(target: "wasp::call", tracing::Level::DEBUG) {
             tracing::Span::current().record("fuel", fuel);
@@ -249,17 +399,32 @@ impl Instance {
 
     /// `info`, under the plugin's limits.
     pub(crate) async fn info(&mut self, spec: &InstanceSpec) -> Result<PluginInfo> {
-        self.guarded(&spec.limits, async |b, s| b.info(s).await)
-            .await
-            .map_err(|f| spec.fault("info", f))
+        self.begin(EntryKind::Info, None, Vec::new, &spec.limits);
+        let r = self
+            .guarded(&spec.limits, async |b, s| b.info(s).await)
+            .await;
+        self.end(|| match &r {
+            Ok(_) => RecordedOutcome::Ok,
+            Err(f) => recorded_fault(f),
+        });
+        r.map_err(|f| spec.fault("info", f))
     }
 
     /// `init`, under the plugin's limits.
     pub(crate) async fn init(&mut self, spec: &InstanceSpec) -> Result<()> {
-        match self
+        self.begin(EntryKind::Init, None, Vec::new, &spec.limits);
+        let r = self
             .guarded(&spec.limits, async |b, s| b.init(s).await)
-            .await
-        {
+            .await;
+        self.end(|| match &r {
+            Ok(Ok(())) => RecordedOutcome::Ok,
+            Ok(Err(e)) => RecordedOutcome::PluginError {
+                code: e.code.clone(),
+                message: e.message.clone(),
+            },
+            Err(f) => recorded_fault(f),
+        });
+        match r {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(spec.plugin_error("init", e)),
             Err(fault) => Err(spec.fault("init", fault)),
@@ -273,7 +438,13 @@ impl Instance {
         function: &str,
         input: &[u8],
     ) -> Outcome<Vec<u8>> {
-        match self
+        self.begin(
+            EntryKind::Call,
+            Some(function),
+            || vec![Bytes(input.to_vec())],
+            limits,
+        );
+        let outcome = match self
             .guarded(limits, async |b, s| b.call(s, function, input).await)
             .await
         {
@@ -285,7 +456,9 @@ impl Instance {
             Ok(Ok(out)) => Outcome::Done(out),
             Ok(Err(e)) => Outcome::Refused(e),
             Err(fault) => Outcome::Faulted(fault),
-        }
+        };
+        self.end(|| outcome.recorded());
+        outcome
     }
 
     /// `call-batch(function, inputs)` under `limits` scaled by the batch: fuel and
@@ -301,10 +474,16 @@ impl Instance {
         let mut batch = limits.clone();
         batch.fuel = limits.fuel.saturating_mul(u64::from(n));
         batch.timeout = limits.timeout.saturating_mul(n);
+        self.begin(
+            EntryKind::CallBatch,
+            Some(function),
+            || inputs.iter().map(|i| Bytes(i.clone())).collect(),
+            limits,
+        );
         let outcome = self
             .guarded(&batch, async |b, s| b.call_batch(s, function, inputs).await)
             .await;
-        Some(match outcome {
+        let outcome = match outcome {
             Ok(None) => return None,
             Ok(Some(results)) if results.len() != inputs.len() => {
                 Outcome::Faulted(Fault::BatchLength {
@@ -324,7 +503,9 @@ impl Instance {
             }
             Ok(Some(results)) => Outcome::Done(results),
             Err(fault) => Outcome::Faulted(fault),
-        })
+        };
+        self.end(|| outcome.recorded());
+        Some(outcome)
     }
 
     /// `shutdown`, under the plugin's limits; a fault is logged.

@@ -53,11 +53,14 @@ mod plugin;
 mod pool;
 mod profile;
 pub mod prometheus;
+pub mod recording;
 mod registry;
+mod replay;
 mod runtime;
 pub mod signing;
 mod spec;
 mod state;
+mod tape;
 pub mod testing;
 mod version;
 mod watch;
@@ -65,7 +68,7 @@ mod watch;
 pub use capability::{HostFn, HostFnContext};
 pub use error::{
     BuildError, CacheProblem, Error, Fault, GrantError, InfoProblem, KvError, LoadError, NotWasm,
-    Result, SetupError, SignatureProblem, SigningError,
+    RecordingError, Result, SetupError, SignatureProblem, SigningError,
 };
 pub use loader::{DEFAULT_KV_QUOTA, Inspection};
 pub use metrics::PluginStats;

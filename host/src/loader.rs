@@ -24,7 +24,7 @@ pub use detect::{BinaryKind, detect};
 
 use crate::capability::{HostFns, Resolved, check_nesting};
 use crate::error::{Error, InfoProblem, LoadError, Result};
-use crate::instance::{Instance, InstanceSpec};
+use crate::instance::{Instance, InstanceSpec, TapeSpec};
 use crate::kv::KvStore;
 use crate::metrics::Metrics;
 use crate::spec::api::ApiVersion;
@@ -51,6 +51,8 @@ pub(crate) struct Env {
     pub(crate) epoch_tick: std::time::Duration,
     /// Every plugin is profiled ([`crate::RuntimeBuilder::profile_all`]).
     pub(crate) profile_all: bool,
+    /// Every plugin is recorded ([`crate::RuntimeBuilder::record_all`]).
+    pub(crate) record_all: Option<crate::recording::RecordWindow>,
 }
 
 /// Who may sign the plugins a runtime loads: its default key list, and whether
@@ -398,6 +400,10 @@ pub(crate) async fn prepare(
         grants,
         shared,
         metrics: Arc::new(Metrics::new()),
+        tape: match options.record.or(env.record_all) {
+            Some(window) => TapeSpec::Record(window),
+            None => TapeSpec::Off,
+        },
     });
     let mut first = Instance::new(&spec).await?;
     let info = first.info(&spec).await?;

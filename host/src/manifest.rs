@@ -60,6 +60,7 @@ struct RawRuntime {
     trusted_keys: Option<Vec<Spanned<String>>>,
     require_signatures: Option<bool>,
     metrics: Option<Spanned<String>>,
+    record_window: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -150,6 +151,7 @@ pub struct Manifest {
     trusted_keys: Vec<KeyFile>,
     require_signatures: bool,
     metrics: Option<std::net::SocketAddr>,
+    record_window: u32,
     plugins: BTreeMap<String, PluginEntry>,
     pipeline: Option<Vec<String>>,
     batch: u32,
@@ -403,6 +405,22 @@ impl Manifest {
         self.require_signatures
     }
 
+    /// `[runtime] record-window`: the calls each instance keeps in its history
+    /// while recording is on (`wasp run --record`), default 10000; with 64 MiB,
+    /// the window of [`crate::recording::RecordWindow`].
+    ///
+    /// ```
+    /// let m = wasp_host::manifest::Manifest::parse("[runtime]\nrecord-window = 50", "wasp.toml")?;
+    /// assert_eq!(m.record_window().calls, 50);
+    /// # Ok::<(), wasp_host::Error>(())
+    /// ```
+    pub fn record_window(&self) -> crate::recording::RecordWindow {
+        crate::recording::RecordWindow {
+            calls: self.record_window,
+            ..Default::default()
+        }
+    }
+
     /// `[runtime] metrics`: where `wasp run` serves `/metrics` for Prometheus.
     ///
     /// ```
@@ -549,6 +567,7 @@ impl Validator<'_> {
         let mut trusted_keys = Vec::new();
         let mut require_signatures = false;
         let mut metrics = None;
+        let mut record_window = crate::recording::DEFAULT_WINDOW_CALLS;
         let (state, watch, kv_commit) = match raw.runtime {
             Some(r) => {
                 let kv_commit = match r.kv_commit {
@@ -568,6 +587,16 @@ impl Validator<'_> {
                 };
                 trusted_keys = self.key_files(r.trusted_keys.unwrap_or_default());
                 require_signatures = r.require_signatures.unwrap_or(false);
+                if let Some(w) = r.record_window {
+                    if *w.get_ref() == 0 {
+                        return self.err(
+                            w.span(),
+                            "runtime.record-window",
+                            "record-window is the calls an instance keeps while recording; at least 1",
+                        );
+                    }
+                    record_window = w.into_inner();
+                }
                 if let Some(m) = r.metrics {
                     match m.get_ref().parse::<std::net::SocketAddr>() {
                         Ok(addr) => metrics = Some(addr),
@@ -654,6 +683,7 @@ impl Validator<'_> {
             trusted_keys,
             require_signatures,
             metrics,
+            record_window,
             plugins,
             pipeline,
             batch,

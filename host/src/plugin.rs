@@ -9,7 +9,8 @@ use wasp_codec::{FromBytes, IntoBytes};
 use crate::error::{Error, Result};
 use crate::loader::Prepared;
 use crate::metrics::{CallGuard, PluginStats};
-use crate::pool::Pool;
+use crate::pool::{History, Pool};
+use crate::recording::{LiveGrants, RecordWhen, Recorded, RecordedPlugin, Recording};
 use crate::spec::api::ApiVersion;
 use crate::spec::info::PluginInfo;
 use crate::spec::limits::Limits;
@@ -289,35 +290,56 @@ impl Plugin {
         function: &str,
         inputs: &[Vec<u8>],
     ) -> Result<Vec<Result<Vec<u8>>>> {
+        self.call_batch_inner(function, inputs, None).await.0
+    }
+
+    async fn call_batch_inner(
+        &self,
+        function: &str,
+        inputs: &[Vec<u8>],
+        record: Option<RecordWhen>,
+    ) -> (Result<Vec<Result<Vec<u8>>>>, Option<History>) {
         if !self.api_version().has_call_batch() {
             let mut out = Vec::with_capacity(inputs.len());
+            let mut kept = None;
             for input in inputs {
-                match self.call_raw(function, input).await {
+                let (result, history) = self
+                    .call_bytes_recorded(function, input, &CallOptions::default(), record)
+                    .await;
+                if kept.is_none() || (record == Some(RecordWhen::Always) && history.is_some()) {
+                    kept = history.or(kept);
+                }
+                match result {
                     Ok(v) => out.push(Ok(v)),
                     Err(e @ Error::Plugin { .. }) => out.push(Err(e)),
-                    Err(e) => return Err(e),
+                    Err(e) => return (Err(e), kept),
                 }
             }
-            return Ok(out);
+            return (Ok(out), kept);
         }
         let inner = &*self.inner;
         let largest = inputs.iter().map(Vec::len).max().unwrap_or(0);
-        self.admit(function, largest)?;
+        if let Err(e) = self.admit(function, largest) {
+            return (Err(e), None);
+        }
         let m = &inner.pool.spec.metrics;
         let guard = CallGuard::batch(m, inputs.len());
         let in_bytes: u64 = inputs.iter().map(|i| i.len() as u64).sum();
         let limits = &inner.options.limits;
         let span = call_span(&inner.name, function, &inner.info.version, inputs.len());
-        let result = match inner
+        let (result, history) = match inner
             .pool
-            .call_batch(limits, function, inputs)
+            .call_batch(limits, function, inputs, record)
             .instrument(span.clone())
             .await
         {
             Some(r) => r,
-            None => Err(Error::Unloaded {
-                plugin: self.name().to_string(),
-            }),
+            None => (
+                Err(Error::Unloaded {
+                    plugin: self.name().to_string(),
+                }),
+                None,
+            ),
         };
         span.record("outcome", outcome(&result));
         let result = match result {
@@ -344,7 +366,7 @@ impl Plugin {
             }
         };
         guard.finish();
-        result
+        (result, history)
     }
 
     /// What every call must pass before it may wait for an instance.
@@ -397,6 +419,75 @@ impl Plugin {
         }
     }
 
+    /// Calls `function` with raw bytes and returns, with the result, a recording
+    /// of the call when `when` asks for it: everything the instance did since
+    /// it was created, with every host import's answer, for
+    /// [`crate::Runtime::replay`]. The plugin must be recorded
+    /// ([`PluginOptions::record`] or [`crate::RuntimeBuilder::record_all`]);
+    /// otherwise there is never a recording.
+    ///
+    /// ```no_run
+    /// # async fn f(p: wasp_host::Plugin) {
+    /// use wasp_host::recording::RecordWhen;
+    /// let r = p.call_recorded("process", b"{}", RecordWhen::Failures).await;
+    /// if let (Err(e), Some(rec)) = (&r.result, &r.recording) {
+    ///     eprintln!("{e}");
+    ///     rec.write_file("fault.wasprec").unwrap();
+    /// }
+    /// # }
+    /// ```
+    pub async fn call_recorded(
+        &self,
+        function: &str,
+        input: &[u8],
+        when: RecordWhen,
+    ) -> Recorded<Vec<u8>> {
+        let (result, history) = self
+            .call_bytes_recorded(function, input, &CallOptions::default(), Some(when))
+            .await;
+        Recorded {
+            result,
+            recording: history.map(|h| self.recording(h)),
+        }
+    }
+
+    /// [`Plugin::call_batch`] with a recording, as [`Plugin::call_recorded`]
+    /// (plugins without `call-batch`: the recording of the first input that
+    /// failed, or with [`RecordWhen::Always`] of the last call).
+    pub async fn call_batch_recorded(
+        &self,
+        function: &str,
+        inputs: &[Vec<u8>],
+        when: RecordWhen,
+    ) -> Recorded<Vec<Result<Vec<u8>>>> {
+        let (result, history) = self.call_batch_inner(function, inputs, Some(when)).await;
+        Recorded {
+            result,
+            recording: history.map(|h| self.recording(h)),
+        }
+    }
+
+    /// A recording of an instance's history.
+    fn recording(&self, (context, entries): History) -> Recording {
+        let inner = &*self.inner;
+        Recording::new(
+            RecordedPlugin {
+                name: inner.name.to_string(),
+                source: inner
+                    .source
+                    .as_ref()
+                    .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
+                sha256: hex::encode(inner.sha256),
+                api: inner.version.to_string(),
+                plugin_version: inner.info.version.clone(),
+                env: context.env,
+                insecure_seed: context.insecure_seed,
+                live: LiveGrants::of(&inner.options.grants),
+            },
+            entries,
+        )
+    }
+
     /// The one way into a call: checks, then the pool, then the bookkeeping.
     async fn call_bytes(
         &self,
@@ -404,7 +495,21 @@ impl Plugin {
         input: &[u8],
         options: &CallOptions,
     ) -> Result<Vec<u8>> {
-        self.admit(function, input.len())?;
+        self.call_bytes_recorded(function, input, options, None)
+            .await
+            .0
+    }
+
+    async fn call_bytes_recorded(
+        &self,
+        function: &str,
+        input: &[u8],
+        options: &CallOptions,
+        record: Option<RecordWhen>,
+    ) -> (Result<Vec<u8>>, Option<History>) {
+        if let Err(e) = self.admit(function, input.len()) {
+            return (Err(e), None);
+        }
         let inner = &*self.inner;
         let limits = &inner.options.limits;
         let m = &inner.pool.spec.metrics;
@@ -417,9 +522,9 @@ impl Plugin {
         };
         let guard = CallGuard::new(m);
         let span = call_span(&inner.name, function, &inner.info.version, 1);
-        let result = inner
+        let (result, history) = inner
             .pool
-            .call(limits, function, input)
+            .call(limits, function, input, record)
             .instrument(span.clone())
             .await;
         span.record("outcome", outcome(&result));
@@ -434,7 +539,7 @@ impl Plugin {
             }
         }
         guard.finish();
-        result
+        (result, history)
     }
 
     /// Bytes the plugin holds in its kv namespace (keys plus values), or `None`

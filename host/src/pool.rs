@@ -12,6 +12,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::error::{Error, Result};
 use crate::instance::{Instance, InstanceSpec, Outcome};
+use crate::recording::{Entry, InstanceContext, RecordWhen};
 use crate::spec::info::GuestError;
 use crate::spec::limits::Limits;
 use crate::spec::options::{InstanceMode, PluginOptions};
@@ -30,11 +31,26 @@ pub(crate) struct Pool {
     closed: AtomicBool,
 }
 
+/// An instance's context and history: what a recording is made of.
+pub(crate) type History = (InstanceContext, Vec<Entry>);
+
 /// An instance taken from the pool for one call, and the slot it runs in.
 /// Dropped without [`Pool::give_back`], it drops the instance.
 struct Lease {
     instance: Instance,
     _running: OwnedSemaphorePermit,
+}
+
+/// What a `call-batch` returns: per input, an output or a `plugin-error`.
+pub(crate) type BatchResult = Result<Vec<std::result::Result<Vec<u8>, GuestError>>>;
+
+/// The instance's history after a call, if `record` asks for this one.
+fn history(instance: &Instance, record: Option<RecordWhen>) -> Option<History> {
+    match record? {
+        RecordWhen::Always => instance.history(),
+        RecordWhen::Failures if instance.last_failed() => instance.history(),
+        RecordWhen::Failures => None,
+    }
 }
 
 impl Pool {
@@ -66,7 +82,10 @@ impl Pool {
     /// Keeps a healthy instance for the next call (drops it for `per-call`
     /// plugins, or after unload).
     fn put_back(&self, instance: Instance) {
-        if self.mode == InstanceMode::PerCall || self.closed.load(Ordering::Acquire) {
+        if self.mode == InstanceMode::PerCall
+            || self.closed.load(Ordering::Acquire)
+            || instance.history_full()
+        {
             return;
         }
         self.idle().push(instance);
@@ -121,15 +140,22 @@ impl Pool {
         })
     }
 
-    /// Runs `call(function, input)` under `limits` on an instance of the pool.
+    /// Runs `call(function, input)` under `limits` on an instance of the pool;
+    /// with `record`, the instance's history when the call is one to record.
     pub(crate) async fn call(
         &self,
         limits: &Limits,
         function: &str,
         input: &[u8],
-    ) -> Result<Vec<u8>> {
-        let mut lease = self.lease().await?;
-        match lease.instance.call(limits, function, input).await {
+        record: Option<RecordWhen>,
+    ) -> (Result<Vec<u8>>, Option<History>) {
+        let mut lease = match self.lease().await {
+            Ok(l) => l,
+            Err(e) => return (Err(e), None),
+        };
+        let outcome = lease.instance.call(limits, function, input).await;
+        let history = history(&lease.instance, record);
+        let result = match outcome {
             Outcome::Done(out) => {
                 self.give_back(lease);
                 Ok(out)
@@ -140,7 +166,8 @@ impl Pool {
             }
             // The lease, and the instance in it, is dropped here.
             Outcome::Faulted(fault) => Err(self.spec.fault(function, fault)),
-        }
+        };
+        (result, history)
     }
 
     /// Runs `call-batch(function, inputs)` on one instance; `None` when the
@@ -150,26 +177,29 @@ impl Pool {
         limits: &Limits,
         function: &str,
         inputs: &[Vec<u8>],
-    ) -> Option<Result<Vec<std::result::Result<Vec<u8>, GuestError>>>> {
+        record: Option<RecordWhen>,
+    ) -> Option<(BatchResult, Option<History>)> {
         let mut lease = match self.lease().await {
             Ok(l) => l,
-            Err(e) => return Some(Err(e)),
+            Err(e) => return Some((Err(e), None)),
         };
         let Some(outcome) = lease.instance.call_batch(limits, function, inputs).await else {
             self.give_back(lease);
             return None;
         };
-        match outcome {
+        let history = history(&lease.instance, record);
+        let result = match outcome {
             Outcome::Done(out) => {
                 self.give_back(lease);
-                Some(Ok(out))
+                Ok(out)
             }
             Outcome::Refused(e) => {
                 self.give_back(lease);
-                Some(Err(self.spec.plugin_error(function, e)))
+                Err(self.spec.plugin_error(function, e))
             }
-            Outcome::Faulted(fault) => Some(Err(self.spec.fault(function, fault))),
-        }
+            Outcome::Faulted(fault) => Err(self.spec.fault(function, fault)),
+        };
+        Some((result, history))
     }
 
     fn give_back(&self, lease: Lease) {

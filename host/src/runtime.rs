@@ -18,6 +18,7 @@ use crate::kv::KvStore;
 use crate::loader::Trust;
 use crate::loader::{self, Env, Inspection};
 use crate::plugin::Plugin;
+use crate::recording::RecordWindow;
 use crate::spec::keys::TrustedKey;
 use crate::spec::options::PluginOptions;
 use crate::state::StoreState;
@@ -46,6 +47,7 @@ pub struct RuntimeBuilder {
     instance_pool: u32,
     trust: Trust,
     profile_all: bool,
+    record_all: Option<RecordWindow>,
     duplicate: Option<String>,
 }
 
@@ -208,6 +210,19 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Records every plugin this runtime loads, as if each were loaded with
+    /// [`PluginOptions::record`] (what `wasp run --record` does). Default: off.
+    ///
+    /// ```
+    /// use wasp_host::recording::RecordWindow;
+    /// let rt = wasp_host::Runtime::builder().record_all(Some(RecordWindow::default())).build()?;
+    /// # Ok::<(), wasp_host::Error>(())
+    /// ```
+    pub fn record_all(mut self, window: Option<RecordWindow>) -> Self {
+        self.record_all = window;
+        self
+    }
+
     /// Caches compiled plugins in `dir` (created with mode 0700; refused if other
     /// users may write to it). The second load of the same file skips adapting
     /// and compiling. Default: no disk cache.
@@ -295,6 +310,7 @@ impl RuntimeBuilder {
                     trust: self.trust,
                     epoch_tick: self.epoch_tick,
                     profile_all: self.profile_all,
+                    record_all: self.record_all,
                 },
                 state: self.state,
             }),
@@ -426,6 +442,7 @@ impl Runtime {
             instance_pool: DEFAULT_INSTANCE_POOL,
             trust: Trust::default(),
             profile_all: false,
+            record_all: None,
         }
     }
 

@@ -8,6 +8,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::capability::{HostFns, OutputBudget};
+use crate::error::KvError;
 use crate::limits::{Limiter, PanicRecord};
 
 /// Everything one instance's store carries.
@@ -25,6 +26,8 @@ pub(crate) struct StoreState {
     pub(crate) panic: Option<PanicRecord>,
     /// When the current call (or instantiation) must end.
     pub(crate) deadline: std::time::Instant,
+    /// The instance's tape, while it is recorded or replayed.
+    pub(crate) tape: Option<crate::tape::Tape>,
 }
 
 /// What all instances of one plugin share.
@@ -43,6 +46,24 @@ pub(crate) struct KvAccess {
     pub(crate) store: crate::kv::KvStore,
     pub(crate) namespace: String,
     pub(crate) quota: u64,
+}
+
+impl KvAccess {
+    pub(crate) fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        self.store.get(&self.namespace, key)
+    }
+
+    pub(crate) fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        self.store.set(&self.namespace, key, value, self.quota)
+    }
+
+    pub(crate) fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.store.delete(&self.namespace, key)
+    }
+
+    pub(crate) fn list_keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, KvError> {
+        self.store.list_keys(&self.namespace, prefix, limit)
+    }
 }
 
 impl std::fmt::Debug for KvAccess {

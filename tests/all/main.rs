@@ -19,6 +19,7 @@ mod metrics;
 mod pooling;
 mod prepare;
 mod python;
+mod replay;
 mod sandbox;
 mod signing;
 mod versions;

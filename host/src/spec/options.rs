@@ -12,6 +12,37 @@ pub const DEFAULT_MAX_INSTANCES: u32 = 4;
 /// Calls that may wait for a free instance by default.
 pub const DEFAULT_MAX_QUEUE: u32 = 64;
 
+/// Calls an instance keeps in its history while recording is on, by default
+/// (`[runtime] record-window`).
+pub const DEFAULT_WINDOW_CALLS: u32 = 10_000;
+/// Bytes of history an instance keeps while recording is on.
+pub const DEFAULT_WINDOW_BYTES: u64 = 64 << 20;
+
+/// How much history each instance keeps while recording is on: an instance whose
+/// history reaches either bound is replaced by a fresh one at its next call, so
+/// every recording starts at an instance's creation.
+///
+/// ```
+/// let w = wasp_host::recording::RecordWindow::default();
+/// assert_eq!((w.calls, w.bytes), (10_000, 64 << 20));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordWindow {
+    /// Calls (`call` and `call-batch` entries).
+    pub calls: u32,
+    /// Bytes of inputs, outputs and host-import answers.
+    pub bytes: u64,
+}
+
+impl Default for RecordWindow {
+    fn default() -> Self {
+        RecordWindow {
+            calls: DEFAULT_WINDOW_CALLS,
+            bytes: DEFAULT_WINDOW_BYTES,
+        }
+    }
+}
+
 /// Whether a plugin's instances are kept between calls.
 ///
 /// ```
@@ -74,6 +105,10 @@ pub struct PluginOptions {
     /// written with [`crate::Plugin::write_profile`] (default: off; costs one
     /// stack walk per tick while the plugin runs).
     pub profile: bool,
+    /// Keep each instance's history, within this window, so that
+    /// [`crate::Plugin::call_recorded`] can return a recording of a call
+    /// (default: off, which costs nothing).
+    pub record: Option<RecordWindow>,
 }
 
 impl Default for PluginOptions {
@@ -88,6 +123,7 @@ impl Default for PluginOptions {
             sha256: None,
             signed_by: None,
             profile: false,
+            record: None,
         }
     }
 }
@@ -171,6 +207,17 @@ impl PluginOptions {
     /// ```
     pub fn profile(mut self, on: bool) -> Self {
         self.profile = on;
+        self
+    }
+    /// Sets [`PluginOptions::record`].
+    ///
+    /// ```
+    /// use wasp_host::recording::RecordWindow;
+    /// let o = wasp_host::PluginOptions::default().record(Some(RecordWindow::default()));
+    /// assert!(o.record.is_some());
+    /// ```
+    pub fn record(mut self, window: Option<RecordWindow>) -> Self {
+        self.record = window;
         self
     }
     /// Sets [`PluginOptions::signed_by`].
