@@ -113,7 +113,7 @@ mod tests {
     /// `noworld`; names and paths agree.
     #[test]
     fn fixtures_are_core_modules_with_a_world() {
-        assert_eq!(fixtures::ALL.len(), 14);
+        assert_eq!(fixtures::ALL.len(), 16);
         for &(name, path) in fixtures::ALL {
             let bytes = super::wasm_bytes(path);
             assert!(
