@@ -58,6 +58,8 @@
 //!     fn init_trap() {}
 //!     fn batch_liar() {}
 //!     fn pass() {}
+//!     fn replay() {}
+//!     fn replay_fixed() {}
 //! }
 //! ```
 //!
