@@ -174,30 +174,30 @@ impl Run<'_> {
     /// Runs one entry: its outcome and the fuel it used.
     async fn entry(&mut self, entry: &crate::recording::Entry) -> Result<(RecordedOutcome, u64)> {
         let spec = self.spec;
-        if entry.kind == EntryKind::Instantiate {
-            return Ok(match Instance::new(spec).await {
-                Ok(i) => {
-                    let fuel = i.fuel();
-                    self.instance = Some(i);
-                    (RecordedOutcome::Ok, fuel)
-                }
-                Err(Error::Fault { fault, .. }) => (recorded_fault(&fault), 0),
-                Err(e) => return Err(e),
-            });
-        }
-        let Some(instance) = self.instance.as_mut() else {
-            return Ok((
-                RecordedOutcome::Fault {
-                    kind: "instantiate".into(),
-                    message: "no instance: instantiation failed".into(),
-                },
-                0,
-            ));
-        };
         let limits = entry.limits.apply(&spec.limits);
         let function = entry.function.as_deref().unwrap_or_default();
+        let instance = match (entry.kind, self.instance.as_mut()) {
+            (EntryKind::Instantiate, _) => {
+                return Ok(match Instance::new(spec).await {
+                    Ok(i) => {
+                        let fuel = i.fuel();
+                        self.instance = Some(i);
+                        (RecordedOutcome::Ok, fuel)
+                    }
+                    Err(Error::Fault { fault, .. }) => (recorded_fault(&fault), 0),
+                    Err(e) => return Err(e),
+                });
+            }
+            (_, Some(instance)) => instance,
+            (_, None) => {
+                let outcome = RecordedOutcome::Fault {
+                    kind: "instantiate".into(),
+                    message: "no instance: instantiation failed".into(),
+                };
+                return Ok((outcome, 0));
+            }
+        };
         let outcome = match entry.kind {
-            EntryKind::Instantiate => unreachable_instantiate(),
             EntryKind::Info => match instance.info(spec).await {
                 Ok(_) => RecordedOutcome::Ok,
                 Err(e) => error_outcome(&e),
@@ -214,7 +214,8 @@ impl Run<'_> {
                     .unwrap_or_default();
                 instance.call(&limits, function, input).await.recorded()
             }
-            EntryKind::CallBatch => {
+            // `Instantiate` returned above.
+            EntryKind::CallBatch | EntryKind::Instantiate => {
                 let inputs: Vec<Vec<u8>> = entry.inputs.iter().map(|b| b.0.clone()).collect();
                 match instance.call_batch(&limits, function, &inputs).await {
                     Some(o) => o.recorded(),
@@ -252,15 +253,6 @@ impl Run<'_> {
                 ),
             );
         }
-    }
-}
-
-/// `instantiate` is run by [`Run::entry`] before the match; this arm is never
-/// taken, and reports a fault rather than panicking if it were.
-fn unreachable_instantiate() -> RecordedOutcome {
-    RecordedOutcome::Fault {
-        kind: "instantiate".into(),
-        message: "instantiate recorded twice".into(),
     }
 }
 

@@ -39,6 +39,8 @@ struct History {
     context: InstanceContext,
     entries: Vec<Entry>,
     open: Option<Entry>,
+    /// `call` and `call-batch` entries, and the bytes of all entries.
+    calls: u32,
     bytes: u64,
 }
 
@@ -49,6 +51,7 @@ impl Recorder {
             context: InstanceContext::default(),
             entries: Vec::new(),
             open: None,
+            calls: 0,
             bytes: 0,
         })))
     }
@@ -99,6 +102,9 @@ impl Recorder {
             e.outcome = outcome;
             e.fuel = fuel;
             h.bytes += e.size();
+            if matches!(e.kind, EntryKind::Call | EntryKind::CallBatch) {
+                h.calls += 1;
+            }
             h.entries.push(e);
         }
     }
@@ -106,12 +112,7 @@ impl Recorder {
     /// Whether the history reached its window: the instance is not reused.
     pub(crate) fn full(&self) -> bool {
         let h = lock(&self.0);
-        let calls = h
-            .entries
-            .iter()
-            .filter(|e| matches!(e.kind, EntryKind::Call | EntryKind::CallBatch))
-            .count();
-        calls >= h.window.calls as usize || h.bytes >= h.window.bytes
+        h.calls >= h.window.calls || h.bytes >= h.window.bytes
     }
 
     /// The instance's context and its history so far.
