@@ -143,7 +143,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet = match cli.command {
         // Faults become dead letters; plugin warnings and errors stay visible.
-        Command::Run(_) => "warn,wasp::fault=off",
+        // Rollout decisions are printed as `rollout:` lines of their own.
+        Command::Run(_) => "warn,wasp::fault=off,wasp::rollout=off",
         _ => "error,wasp::fault=off,wasp::plugin=off",
     };
     init_logging(cli.verbose, quiet);

@@ -390,7 +390,7 @@ impl Stage {
 
     /// Runs the chunk's live events through this stage's plugin.
     async fn process(&self, mut chunk: Chunk) -> Chunk {
-        let plugin = match self.plugins.get(&self.name) {
+        let mut plugin = match self.plugins.get(&self.name) {
             Ok(p) => p,
             Err(e) => {
                 for event in &mut chunk.events {
@@ -407,22 +407,57 @@ impl Stage {
         let first = chunk.first;
         if self.batch > 1 && plugin.api_version().has_call_batch() {
             for group in live.chunks(self.batch) {
-                self.batch_call(&plugin, &mut chunk.events, first, group)
+                self.batch_call(&mut plugin, &mut chunk.events, first, group)
                     .await;
             }
         } else {
             for i in live {
                 let event = &mut chunk.events[i];
                 let input = take_live(event);
-                let result = self.call(&plugin, first + i as u64, &input).await;
+                let result = self.call(&mut plugin, first + i as u64, &input).await;
                 self.settle(&plugin, event, input, result);
             }
         }
         chunk
     }
 
+    /// Whether a call refused as unloaded should go again to the version now
+    /// serving: the chunk's version was replaced while it ran (a reload, a
+    /// promotion), so `plugin` becomes the new one.
+    fn replaced(&self, plugin: &mut Plugin, result: &wasp_host::Result<impl Sized>) -> bool {
+        if !matches!(result, Err(Error::Unloaded { .. })) {
+            return false;
+        }
+        match self.plugins.get(&self.name) {
+            Ok(now) if now != *plugin => {
+                *plugin = now;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// One `call` of event number `event`, recorded when `--record` asks.
-    async fn call(&self, plugin: &Plugin, event: u64, input: &[u8]) -> wasp_host::Result<Vec<u8>> {
+    async fn call(
+        &self,
+        plugin: &mut Plugin,
+        event: u64,
+        input: &[u8],
+    ) -> wasp_host::Result<Vec<u8>> {
+        loop {
+            let result = self.call_once(plugin, event, input).await;
+            if !self.replaced(plugin, &result) {
+                return result;
+            }
+        }
+    }
+
+    async fn call_once(
+        &self,
+        plugin: &Plugin,
+        event: u64,
+        input: &[u8],
+    ) -> wasp_host::Result<Vec<u8>> {
         let Some(record) = &self.record else {
             return plugin.call_raw(PROCESS, input).await;
         };
@@ -433,20 +468,42 @@ impl Stage {
         recorded.result
     }
 
-    /// One `call-batch` for the events at `group` (of the chunk whose first
-    /// event is number `first`); if it fails, one `call` each.
-    async fn batch_call(&self, plugin: &Plugin, events: &mut [Event], first: u64, group: &[usize]) {
-        let inputs: Vec<Vec<u8>> = group.iter().map(|&i| take_live(&mut events[i])).collect();
-        let result = match &self.record {
-            None => plugin.call_batch(PROCESS, &inputs).await,
+    /// One `call-batch` on `plugin`, recorded when `--record` asks.
+    async fn batch_once(
+        &self,
+        plugin: &Plugin,
+        inputs: &[Vec<u8>],
+        event: u64,
+    ) -> wasp_host::Result<Vec<wasp_host::Result<Vec<u8>>>> {
+        match &self.record {
+            None => plugin.call_batch(PROCESS, inputs).await,
             Some(record) => {
                 let recorded = plugin
-                    .call_batch_recorded(PROCESS, &inputs, record.when)
+                    .call_batch_recorded(PROCESS, inputs, record.when)
                     .await;
-                if let (Some(r), Some(&i)) = (&recorded.recording, group.first()) {
-                    record.write(&self.name, first + i as u64, r);
+                if let Some(r) = &recorded.recording {
+                    record.write(&self.name, event, r);
                 }
                 recorded.result
+            }
+        }
+    }
+
+    /// One `call-batch` for the events at `group` (of the chunk whose first
+    /// event is number `first`); if it fails, one `call` each.
+    async fn batch_call(
+        &self,
+        plugin: &mut Plugin,
+        events: &mut [Event],
+        first: u64,
+        group: &[usize],
+    ) {
+        let inputs: Vec<Vec<u8>> = group.iter().map(|&i| take_live(&mut events[i])).collect();
+        let event = first + group.first().copied().unwrap_or(0) as u64;
+        let result = loop {
+            let result = self.batch_once(plugin, &inputs, event).await;
+            if !self.replaced(plugin, &result) {
+                break result;
             }
         };
         match result {

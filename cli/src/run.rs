@@ -114,6 +114,7 @@ pub(crate) async fn run(a: Args) -> CliResult {
         None
     };
     let _stats = spawn_stats_reporter(&plugins, &stages, a.stats_every.map(|d| d.0));
+    let rollouts = RolloutLines::spawn(&plugins);
     let totals = std::sync::Arc::new(crate::pipeline::Counters::default());
     let _metrics = match a.metrics.or(manifest.metrics()) {
         Some(addr) => Some(crate::metrics::serve(&plugins, &totals, addr)?),
@@ -148,6 +149,7 @@ pub(crate) async fn run(a: Args) -> CliResult {
         .run(input, Box::new(std::io::stdout()), dead)
         .await
         .map_err(|e| Failure::usage(e.to_string()))?;
+    rollouts.finish().await;
     print_summary(&plugins, &stages);
     if let Some(dir) = &a.profile {
         std::fs::create_dir_all(dir)
@@ -253,6 +255,47 @@ fn spawn_stats_reporter(
             print_summary(&plugins, &stages);
         }
     }))
+}
+
+/// Prints each rollout decision as one `rollout:` line on stderr as it is made.
+struct RolloutLines {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RolloutLines {
+    fn spawn(plugins: &Plugins) -> Self {
+        let mut news = plugins.rollouts();
+        let (stop, mut stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+            loop {
+                tokio::select! {
+                    next = news.recv() => match next {
+                        Ok(report) => eprintln!("rollout: {report}"),
+                        Err(RecvError::Lagged(n)) => eprintln!("rollout: {n} decisions not shown (too many at once)"),
+                        Err(RecvError::Closed) => return,
+                    },
+                    _ = &mut stopped => break,
+                }
+            }
+            // The decisions made before the pipeline ended.
+            loop {
+                match news.try_recv() {
+                    Ok(report) => eprintln!("rollout: {report}"),
+                    Err(TryRecvError::Lagged(_)) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+        RolloutLines { stop, task }
+    }
+
+    /// Prints what is still to print, and stops.
+    async fn finish(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

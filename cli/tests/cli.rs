@@ -645,9 +645,6 @@ fn inspect_shows_the_sdk_version() {
 /// behaviour of the following events; a broken file keeps the old version.
 #[test]
 fn run_watch_reloads_a_swapped_plugin() {
-    use std::io::{BufRead, BufReader, Write};
-    use std::sync::mpsc;
-
     let dir = tempfile::tempdir().unwrap();
     let wasm = dir.path().join("stage.wasm");
     std::fs::copy(fixtures::UPPER, &wasm).unwrap();
@@ -655,51 +652,82 @@ fn run_watch_reloads_a_swapped_plugin() {
         dir.path(),
         "[plugins.stage]\npath = \"stage.wasm\"\n[pipeline]\nstages = [\"stage\"]\n",
     );
-    let mut child = common::spawn_wasp(["run", "--watch", "-v", "-m", m.to_str().unwrap()]);
-    let mut stdin = child.stdin.take().unwrap();
-    let (out_tx, out_rx) = mpsc::channel::<String>();
-    let (err_tx, err_rx) = mpsc::channel::<String>();
-    let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = out_tx.send(line);
-        }
-    });
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = err_tx.send(line);
-        }
-    });
-    let limit = std::time::Duration::from_secs(60);
-    let mut event = |text: &str| -> serde_json::Value {
-        writeln!(stdin, "{{\"message\":\"{text}\"}}").unwrap();
-        stdin.flush().unwrap();
-        serde_json::from_str(&out_rx.recv_timeout(limit).expect("an output line")).unwrap()
-    };
-    let wait_for = |needle: &str| loop {
-        let line = err_rx
-            .recv_timeout(limit)
-            .unwrap_or_else(|_| panic!("no '{needle}' on stderr"));
-        if line.contains(needle) {
-            break;
-        }
-    };
-    assert_eq!(event("mail a@b.example")["message"], "MAIL A@B.EXAMPLE");
+    let mut run = common::LiveRun::start(["run", "--watch", "-v", "-m", m.to_str().unwrap()]);
+    let mail = "{\"message\":\"mail a@b.example\"}";
+    assert_eq!(run.event(mail)["message"], "MAIL A@B.EXAMPLE");
     // Swap in redact (atomically, as a deploy would).
     let tmp = dir.path().join("stage.wasm.new");
     std::fs::copy(fixtures::REDACT, &tmp).unwrap();
     std::fs::rename(&tmp, &wasm).unwrap();
-    wait_for("reloaded");
-    assert_eq!(event("mail a@b.example")["message"], "mail ***@b.example");
+    run.wait_for("reloaded");
+    assert_eq!(run.event(mail)["message"], "mail ***@b.example");
     // A broken file: the old version (redact) keeps serving.
     std::fs::write(&tmp, b"not wasm").unwrap();
     std::fs::rename(&tmp, &wasm).unwrap();
-    wait_for("old version keeps serving");
-    assert_eq!(event("c@d.example")["message"], "***@d.example");
-    drop(stdin);
-    let status = child.wait().unwrap();
-    assert!(status.success());
+    run.wait_for("old version keeps serving");
+    assert_eq!(
+        run.event("{\"message\":\"c@d.example\"}")["message"],
+        "***@d.example"
+    );
+    run.finish();
+}
+
+/// `wasp run --watch` with a rollout: a new version that panics on some events
+/// runs in shadow, is rejected (one `rollout:` line), and every output came
+/// from the old version; the next new file (an identical one) is promoted.
+#[test]
+fn run_watch_shadows_a_new_version_and_decides() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("stage.wasm");
+    std::fs::copy(fixtures::SHADOW, &wasm).unwrap();
+    let m = write_manifest(
+        dir.path(),
+        "[plugins.stage]\npath = \"stage.wasm\"\nrollout = { shadow-events = 20, max-faults = 0, max-diff = 0.0 }\n\
+         grants = { kv = true }\n[pipeline]\nstages = [\"stage\"]\n",
+    );
+    let mut run = common::LiveRun::start(["run", "--watch", "-v", "-m", m.to_str().unwrap()]);
+    let mut seen = 0u64;
+    let mut event = |run: &mut common::LiveRun, marker: Option<&str>| {
+        seen += 1;
+        let e = match marker {
+            Some(m) => serde_json::json!({"n": seen, "v2": m}),
+            None => serde_json::json!({"n": seen}),
+        };
+        let out = run.event(&e.to_string());
+        // The old version's output: its own count, the event as it was.
+        assert_eq!(out["seen"], seen, "{out}");
+        assert_eq!(out["v2"], e["v2"], "{out}");
+    };
+    event(&mut run, None);
+    let swap = |from: &str| {
+        let tmp = dir.path().join("stage.wasm.new");
+        std::fs::copy(from, &tmp).unwrap();
+        std::fs::rename(&tmp, &wasm).unwrap();
+    };
+    swap(fixtures::SHADOW_V2);
+    run.wait_for("runs in shadow");
+    for i in 0..10 {
+        event(&mut run, (i == 6).then_some("panic"));
+    }
+    let line = run.wait_for("rollout:");
+    assert!(
+        line.contains("rejected after 7 events: 1 fault, 0 differing (0.0%)")
+            && line.contains("first fault at shadowed event 7"),
+        "{line}"
+    );
+    // A new file, identical in behaviour: promoted after exactly 20 events.
+    event(&mut run, None);
+    swap(fixtures::SHADOW);
+    run.wait_for("runs in shadow");
+    for _ in 0..25 {
+        event(&mut run, None);
+    }
+    let line = run.wait_for("rollout:");
+    assert!(
+        line.contains("promoted after 20 events: 0 faults, 0 differing (0.0%)"),
+        "{line}"
+    );
+    run.finish();
 }
 
 /// Every exit code of the contract, each for the kinds of error that map to it.

@@ -503,6 +503,18 @@ pub enum LoadError {
     /// A plugin loaded from bytes has no file to reload.
     #[error("it was loaded from bytes, so there is no file to reload; load the new bytes instead")]
     NoSource,
+    /// The file is the version a shadow rollout rejected; it is not tried again
+    /// until it changes.
+    #[error(
+        "version {} was rejected in its shadow rollout ({reason}); it is not tried again until the file changes",
+        &sha256[..sha256.len().min(12)]
+    )]
+    RolloutRejected {
+        /// SHA-256 of the rejected file, in hex.
+        sha256: String,
+        /// The rejection, as reported.
+        reason: String,
+    },
 }
 
 /// Why a plugin's signatures do not let it load (see [`crate::signing::verify`]).

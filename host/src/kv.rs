@@ -84,6 +84,9 @@ use redb::{
     TableDefinition, WriteTransaction,
 };
 
+mod scratch;
+pub(crate) use scratch::Scratch;
+
 /// Longest key a plugin may use, in bytes.
 pub(crate) const MAX_KEY_LEN: usize = 1024;
 

@@ -56,6 +56,7 @@ pub mod prometheus;
 pub mod recording;
 mod registry;
 mod replay;
+mod rollout;
 mod runtime;
 pub mod signing;
 mod spec;
@@ -73,7 +74,8 @@ pub use error::{
 pub use loader::{DEFAULT_KV_QUOTA, Inspection};
 pub use metrics::PluginStats;
 pub use plugin::Plugin;
-pub use registry::Plugins;
+pub use registry::{Plugins, Reload, ReloadOptions};
+pub use rollout::{RolloutDifference, RolloutOutcome, RolloutReport};
 pub use runtime::{DEFAULT_EPOCH_TICK, DEFAULT_INSTANCE_POOL, Runtime, RuntimeBuilder};
 pub use spec::ParseError;
 pub use spec::api::ApiVersion;
@@ -82,7 +84,7 @@ pub use spec::info::PluginInfo;
 pub use spec::keys::TrustedKey;
 pub use spec::limits::Limits;
 pub use spec::options::{
-    CallOptions, DEFAULT_MAX_INSTANCES, DEFAULT_MAX_QUEUE, InstanceMode, PluginOptions,
+    CallOptions, DEFAULT_MAX_INSTANCES, DEFAULT_MAX_QUEUE, InstanceMode, PluginOptions, Rollout,
 };
 pub use spec::units::{Dur, Size};
 pub use version::{ComponentShape, SDK_SECTION};

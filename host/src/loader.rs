@@ -26,6 +26,7 @@ use crate::capability::{HostFns, Resolved, check_nesting};
 use crate::error::{Error, InfoProblem, LoadError, Result};
 use crate::instance::{Instance, InstanceSpec, TapeSpec};
 use crate::kv::KvStore;
+use crate::kv::Scratch;
 use crate::metrics::Metrics;
 use crate::spec::api::ApiVersion;
 use crate::spec::info::PluginInfo;
@@ -353,6 +354,15 @@ fn check_options(plugin: &str, options: &PluginOptions) -> Result<()> {
             },
         ));
     }
+    if !options.rollout.is_valid() {
+        return Err(Error::load(
+            plugin,
+            LoadError::InvalidOption {
+                key: "rollout.max-diff",
+                problem: "must be a fraction from 0.0 to 1.0",
+            },
+        ));
+    }
     Ok(())
 }
 
@@ -362,6 +372,7 @@ pub(crate) async fn prepare(
     name: &str,
     file: File,
     options: &PluginOptions,
+    scratch: Option<Arc<Scratch>>,
 ) -> Result<Prepared> {
     check_options(name, options)?;
     let grants = Resolved::new(&options.grants, &env.host_fns).map_err(|e| Error::load(name, e))?;
@@ -381,6 +392,7 @@ pub(crate) async fn prepare(
             store: env.kv.clone(),
             namespace: name.to_string(),
             quota: g.kv_quota.unwrap_or(DEFAULT_KV_QUOTA),
+            scratch,
         }),
     });
     let profiler = if options.profile || env.profile_all {
@@ -459,7 +471,7 @@ pub(crate) async fn inspect(
                 source,
             })??
     };
-    let (api_version, info, problem) = match prepare(env, name, file, options).await {
+    let (api_version, info, problem) = match prepare(env, name, file, options, None).await {
         Ok(p) => (Some(p.compiled.version), Some(p.info), None),
         Err(e) => {
             let adapted = decoded.kind == BinaryKind::CoreModule;

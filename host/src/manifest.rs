@@ -93,6 +93,15 @@ struct RawPlugin {
     max_queue: Option<Spanned<u32>>,
     limits: Option<RawLimits>,
     grants: Option<RawGrants>,
+    rollout: Option<RawRollout>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawRollout {
+    shadow_events: Option<Spanned<u64>>,
+    max_faults: Option<Spanned<u64>>,
+    max_diff: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -827,6 +836,26 @@ impl Validator<'_> {
         options = options.limits(limits);
         let (grants, files_at) = self.grants(&key, p.grants.unwrap_or_default())?;
         options = options.grants(grants);
+        if let Some(r) = &p.rollout {
+            let mut rollout = crate::spec::options::Rollout::default();
+            if let Some(n) = &r.shadow_events {
+                rollout.shadow_events = *n.get_ref();
+            }
+            if let Some(n) = &r.max_faults {
+                rollout.max_faults = *n.get_ref();
+            }
+            if let Some(d) = &r.max_diff {
+                rollout.max_diff = *d.get_ref();
+                if !rollout.is_valid() {
+                    return self.err(
+                        d.span(),
+                        &format!("{key}.rollout.max-diff"),
+                        "max-diff is the fraction of shadowed events that may differ: from 0.0 to 1.0",
+                    );
+                }
+            }
+            options = options.rollout(rollout);
+        }
         Ok(PluginEntry {
             name: name.to_string(),
             path,
@@ -1103,6 +1132,31 @@ stages = ["upper"]
         )
         .unwrap();
         assert_eq!((m.batch(), m.kv_commit()), (1, Duration::ZERO));
+    }
+
+    #[test]
+    fn rollout_has_defaults_takes_values_and_refuses_a_fraction_out_of_range() {
+        let m = parse("[plugins.a]\npath = \"a.wasm\"\n").unwrap();
+        assert!(m.plugin("a").unwrap().options().rollout.is_immediate());
+        let m = parse(
+            "[plugins.a]\npath = \"a.wasm\"\nrollout = { shadow-events = 1000, max-faults = 2, max-diff = 0.05 }\n",
+        )
+        .unwrap();
+        let r = m.plugin("a").unwrap().options().rollout;
+        assert_eq!((r.shadow_events, r.max_faults, r.max_diff), (1000, 2, 0.05));
+        let m = parse(
+            "[plugins.a]\npath = \"a.wasm\"\nrollout = { shadow-events = 10, max-diff = 0 }\n",
+        )
+        .unwrap();
+        assert_eq!(m.plugin("a").unwrap().options().rollout.max_diff, 0.0);
+        let e = parse(
+            "[plugins.a]\npath = \"a.wasm\"\nrollout = { shadow-events = 10, max-diff = 5.0 }\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line(), e.key()), (3, "plugins.a.rollout.max-diff"));
+        let e = parse("[plugins.a]\npath = \"a.wasm\"\nrollout = { shadow = 10 }\n").unwrap_err();
+        assert_eq!(e.line(), 3, "{e}");
+        assert!(e.message().contains("unknown field"), "{e}");
     }
 
     #[test]

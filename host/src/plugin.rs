@@ -1,7 +1,8 @@
 //! A loaded plugin: its metadata, typed and raw calls, and its statistics.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tracing::Instrument;
 use wasp_codec::{FromBytes, IntoBytes};
@@ -11,6 +12,7 @@ use crate::loader::Prepared;
 use crate::metrics::{CallGuard, PluginStats};
 use crate::pool::{History, Pool};
 use crate::recording::{LiveGrants, RecordWhen, Recorded, RecordedPlugin, Recording};
+use crate::rollout::{Compared, Decision, RolloutOutcome, RolloutReport, Trial, shorten};
 use crate::spec::api::ApiVersion;
 use crate::spec::info::PluginInfo;
 use crate::spec::limits::Limits;
@@ -46,7 +48,118 @@ struct PluginInner {
     source: Option<PathBuf>,
     options: PluginOptions,
     pool: Pool,
+    /// A new version running in shadow of this one, while its rollout lasts.
+    shadow: ShadowSlot,
 }
+
+/// What the registry does with a rollout's decision: given the version that
+/// was serving, the new one, and the report.
+pub(crate) type Decide = Box<dyn FnOnce(&Plugin, &Plugin, RolloutReport) + Send>;
+
+/// A new version of a plugin, run in shadow of the one serving: each shadowed
+/// call runs on it first (so its kv scratch sees its own writes in event
+/// order), then on the serving version, whose result is the one returned.
+pub(crate) struct Shadow {
+    new: Plugin,
+    trial: Trial,
+    decide: Mutex<Option<Decide>>,
+    /// Held by each call on the serving version while the rollout lasts: the
+    /// calls run one at a time, so both versions see kv (and their instances'
+    /// memory) change in the same order, and a difference is the new version's.
+    turn: tokio::sync::Mutex<()>,
+}
+
+impl Shadow {
+    pub(crate) fn new(new: Plugin, policy: crate::spec::options::Rollout, decide: Decide) -> Self {
+        Shadow {
+            new,
+            trial: Trial::new(policy),
+            decide: Mutex::new(Some(decide)),
+            turn: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+/// The slot of a plugin's shadow: one flag read per call while there is none.
+#[derive(Default)]
+struct ShadowSlot {
+    on: AtomicBool,
+    current: Mutex<Option<Arc<Shadow>>>,
+}
+
+impl ShadowSlot {
+    fn current(&self) -> std::sync::MutexGuard<'_, Option<Arc<Shadow>>> {
+        self.current.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self) -> Option<Arc<Shadow>> {
+        if !self.on.load(Ordering::Acquire) {
+            return None;
+        }
+        self.current().clone()
+    }
+
+    fn replace(&self, shadow: Option<Arc<Shadow>>) -> Option<Arc<Shadow>> {
+        let mut c = self.current();
+        self.on.store(shadow.is_some(), Ordering::Release);
+        std::mem::replace(&mut *c, shadow)
+    }
+
+    /// Empties the slot if it holds `shadow`.
+    fn clear(&self, shadow: &Arc<Shadow>) {
+        let mut c = self.current();
+        if c.as_ref().is_some_and(|s| Arc::ptr_eq(s, shadow)) {
+            *c = None;
+            self.on.store(false, Ordering::Release);
+        }
+    }
+}
+
+/// What a shadowed event showed: `live` is the serving version's result, `new`
+/// the shadow's; `None` when the serving version was refused (nothing to
+/// compare with).
+fn compare(input: &[u8], live: &Result<Vec<u8>>, new: &Result<Vec<u8>>) -> Option<Compared> {
+    let describe = |r: &Result<Vec<u8>>| match r {
+        Ok(out) => shorten(out),
+        Err(e) => shorten(format!("error: {e}").as_bytes()),
+    };
+    match (live, new) {
+        (_, Err(e @ Error::Fault { .. })) => Some(Compared::Fault(e.to_string())),
+        (Err(e), _) if !matches!(e, Error::Plugin { .. } | Error::Fault { .. }) => None,
+        (Ok(a), Ok(b)) if a == b => Some(Compared::Same),
+        (
+            Err(Error::Plugin {
+                code: c1,
+                message: m1,
+                ..
+            }),
+            Err(Error::Plugin {
+                code: c2,
+                message: m2,
+                ..
+            }),
+        ) if c1 == c2 && m1 == m2 => Some(Compared::Same),
+        _ => Some(Compared::Differs(
+            input.to_vec(),
+            describe(live),
+            describe(new),
+        )),
+    }
+}
+
+/// Two handles are equal when they are clones of one loaded plugin (a reload
+/// makes a different one, even from the same file).
+///
+/// ```no_run
+/// # fn f(p: wasp_host::Plugin) { assert_eq!(p.clone(), p); }
+/// ```
+impl PartialEq for Plugin {
+    fn eq(&self, other: &Plugin) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for Plugin {}
 
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -88,8 +201,39 @@ impl Plugin {
                 source,
                 options,
                 pool,
+                shadow: ShadowSlot::default(),
             }),
         })
+    }
+
+    /// Starts running `shadow` in shadow of this plugin; a rollout that was
+    /// running is abandoned.
+    pub(crate) fn start_shadow(&self, shadow: Arc<Shadow>) {
+        if let Some(previous) = self.inner.shadow.replace(Some(shadow)) {
+            self.conclude(&previous, None);
+        }
+    }
+
+    /// Ends a rollout: its decision (`None`: abandoned) goes to the registry, once.
+    fn conclude(&self, shadow: &Arc<Shadow>, decision: Option<Decision>) {
+        self.inner.shadow.clear(shadow);
+        let outcome = match decision {
+            Some(Decision::Promote) => RolloutOutcome::Promoted,
+            Some(Decision::Reject) => RolloutOutcome::Rejected,
+            None if shadow.trial.end() => RolloutOutcome::Abandoned,
+            None => return, // decided already
+        };
+        let decide = shadow
+            .decide
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(decide) = decide {
+            let report = shadow
+                .trial
+                .report(self.name(), shadow.new.sha256(), outcome);
+            decide(self, &shadow.new, report);
+        }
     }
 
     /// The name the plugin was loaded under (its manifest key, or the file stem).
@@ -323,6 +467,19 @@ impl Plugin {
             return (Err(e), None);
         }
         let m = &inner.pool.spec.metrics;
+        // In shadow: the new version first (on the events still to shadow),
+        // one call at a time.
+        let shadow = inner.shadow.get();
+        let mut shadowed = None;
+        let mut _turn = None;
+        if let Some(s) = &shadow {
+            _turn = Some(s.turn.lock().await);
+            let claim = s.trial.claim(inputs.len() as u64);
+            if claim.len() > 0 {
+                let new = Box::pin(s.new.call_batch(function, &inputs[..claim.len()])).await;
+                shadowed = Some((claim, new));
+            }
+        }
         let guard = CallGuard::batch(m, inputs.len());
         let in_bytes: u64 = inputs.iter().map(|i| i.len() as u64).sum();
         let limits = &inner.options.limits;
@@ -366,6 +523,12 @@ impl Plugin {
             }
         };
         guard.finish();
+        if let (Some(s), Some((claim, new))) = (&shadow, shadowed) {
+            let found = compare_batch(inputs, &result, new);
+            if let Some(d) = s.trial.complete(claim, found) {
+                self.conclude(s, Some(d));
+            }
+        }
         (result, history)
     }
 
@@ -520,6 +683,18 @@ impl Plugin {
             call_limits = options.apply(limits);
             &call_limits
         };
+        // In shadow: the new version first, then this one, one call at a time.
+        let shadow = inner.shadow.get();
+        let mut shadowed = None;
+        let mut _turn = None;
+        if let Some(s) = &shadow {
+            _turn = Some(s.turn.lock().await);
+            let claim = s.trial.claim(1);
+            if claim.len() == 1 {
+                let new = Box::pin(s.new.call_bytes(function, input, options)).await;
+                shadowed = Some((claim, new));
+            }
+        }
         let guard = CallGuard::new(m);
         let span = call_span(&inner.name, function, &inner.info.version, 1);
         let (result, history) = inner
@@ -528,6 +703,12 @@ impl Plugin {
             .instrument(span.clone())
             .await;
         span.record("outcome", outcome(&result));
+        if let (Some(s), Some((claim, new))) = (&shadow, shadowed) {
+            let found = compare(input, &result, &new).into_iter().collect();
+            if let Some(d) = s.trial.complete(claim, found) {
+                self.conclude(s, Some(d));
+            }
+        }
         match &result {
             Ok(out) => {
                 m.record_success();
@@ -626,7 +807,45 @@ impl Plugin {
     /// Calls `shutdown` on the plugin's idle instances and drops them; calls in
     /// flight finish, and their instances are dropped after them.
     pub(crate) async fn close(&self) {
+        if let Some(shadow) = self.inner.shadow.replace(None) {
+            self.conclude(&shadow, None);
+        }
         self.inner.pool.close().await;
+    }
+}
+
+/// What each shadowed event of a batch showed (the first of `inputs`, as many
+/// as the shadow ran on). A batch the serving version failed as a whole is not
+/// compared (its events are shadowed again when retried); one the new version
+/// faulted on as a whole is one fault.
+fn compare_batch(
+    inputs: &[Vec<u8>],
+    live: &Result<Vec<Result<Vec<u8>>>>,
+    new: Result<Vec<Result<Vec<u8>>>>,
+) -> Vec<Compared> {
+    let Ok(live) = live else {
+        return Vec::new();
+    };
+    match new {
+        Ok(new) => inputs
+            .iter()
+            .zip(live)
+            .zip(&new)
+            .filter_map(|((input, live), new)| compare(input, live, new))
+            .collect(),
+        Err(e @ Error::Fault { .. }) => {
+            let mut found = vec![Compared::Fault(e.to_string())];
+            found.extend(inputs.iter().skip(1).map(|_| Compared::Uncompared));
+            found
+        }
+        Err(e) => {
+            let new = Err(e);
+            inputs
+                .iter()
+                .zip(live)
+                .filter_map(|(input, live)| compare(input, live, &new))
+                .collect()
+        }
     }
 }
 

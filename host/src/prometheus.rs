@@ -8,7 +8,8 @@
 //! `wasp_fuel_consumed_total`, `wasp_cpu_seconds_total`, `wasp_bytes_in_total`,
 //! `wasp_bytes_out_total`, `wasp_in_flight`, `wasp_instances`,
 //! `wasp_quarantined`, `wasp_kv_bytes`, and `wasp_reloads_total` (labelled
-//! `plugin` only: it spans versions).
+//! `plugin` only: it spans versions). For the whole set: `wasp_rollouts_total`
+//! (labelled `outcome`: `promoted`, `rejected`, `abandoned`).
 //!
 //! ```
 //! # async fn f() -> wasp_host::Result<()> {
@@ -30,6 +31,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::registry::Plugins;
+use crate::rollout::RolloutOutcome;
 
 pub use prometheus_client;
 
@@ -234,6 +236,23 @@ impl Collector for PluginCollector {
         for (name, r) in &rows {
             m.encode_family(&[("plugin", name.as_str())])?
                 .encode_counter::<NoLabelSet, _, u64>(&r.reloads, None)?;
+        }
+        let mut m = enc.encode_descriptor(
+            "wasp_rollouts",
+            "Shadow rollouts decided, by outcome (promoted, rejected, abandoned)",
+            None,
+            MetricType::Counter,
+        )?;
+        for outcome in [
+            RolloutOutcome::Promoted,
+            RolloutOutcome::Rejected,
+            RolloutOutcome::Abandoned,
+        ] {
+            m.encode_family(&[("outcome", outcome.as_str())])?
+                .encode_counter::<NoLabelSet, _, u64>(
+                    &self.plugins.rollouts_total(outcome),
+                    None,
+                )?;
         }
         Ok(())
     }

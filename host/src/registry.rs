@@ -2,17 +2,21 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+
+use sha2::{Digest, Sha256};
 
 use crate::capability::{Resolved, check_nesting};
 use crate::error::{Error, GrantError, LoadError, Result};
 use crate::loader::{self, Inspection};
 use crate::manifest::{Manifest, PluginEntry};
-use crate::plugin::Plugin;
+use crate::plugin::{Decide, Plugin, Shadow};
+use crate::rollout::{RolloutOutcome, RolloutReport};
 use crate::runtime::Runtime;
 use crate::spec::grants::FileGrant;
 use crate::spec::keys::TrustedKey;
-use crate::spec::options::PluginOptions;
+use crate::spec::options::{PluginOptions, Rollout};
 
 /// A set of plugins by name, on one runtime: what [`Runtime::load_manifest`]
 /// returns, or [`Runtime::plugins`] makes empty. Cheap to clone; clones share the
@@ -26,10 +30,86 @@ use crate::spec::options::PluginOptions;
 /// ```
 #[derive(Clone)]
 pub struct Plugins {
-    map: Arc<RwLock<BTreeMap<String, Plugin>>>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    map: RwLock<BTreeMap<String, Plugin>>,
     /// Swaps per name: a counter that outlives the versions it counts.
-    reloads: Arc<Mutex<BTreeMap<String, u64>>>,
+    reloads: Mutex<BTreeMap<String, u64>>,
+    rollouts: Rollouts,
     runtime: Runtime,
+}
+
+/// What the set remembers of its rollouts.
+struct Rollouts {
+    /// Per name, the SHA-256 of the version rejected last and why.
+    rejected: Mutex<BTreeMap<String, (String, String)>>,
+    /// Decisions by outcome: promoted, rejected, abandoned.
+    decided: [AtomicU64; 3],
+    /// Every decision, to whoever listens.
+    news: tokio::sync::broadcast::Sender<RolloutReport>,
+}
+
+/// How [`Plugins::reload_with`] brings in the new version.
+///
+/// ```
+/// use wasp_host::{ReloadOptions, Rollout};
+/// let o = ReloadOptions::default().rollout(Rollout::shadow(100).max_diff(0.01));
+/// assert_eq!(o.rollout.map(|r| r.shadow_events), Some(100));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReloadOptions {
+    /// The shadow policy of this reload; `None`: the plugin's own
+    /// ([`PluginOptions::rollout`], the manifest's `rollout`).
+    pub rollout: Option<Rollout>,
+}
+
+impl ReloadOptions {
+    /// Sets [`ReloadOptions::rollout`].
+    pub fn rollout(mut self, rollout: Rollout) -> Self {
+        self.rollout = Some(rollout);
+        self
+    }
+}
+
+/// What a reload did: the new version serves now, or runs in shadow until its
+/// rollout is decided.
+///
+/// ```no_run
+/// # async fn f(plugins: wasp_host::Plugins) -> wasp_host::Result<()> {
+/// let reload = plugins.reload("upper").await?;
+/// if let Some(report) = reload.decided().await {
+///     println!("rollout: {report}");
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Reload {
+    new: Plugin,
+    decided: Option<tokio::sync::watch::Receiver<Option<RolloutReport>>>,
+}
+
+impl Reload {
+    /// The new version (serving, or in shadow).
+    pub fn plugin(&self) -> &Plugin {
+        &self.new
+    }
+
+    /// Whether the new version runs in shadow (its rollout is not decided yet,
+    /// or was decided since).
+    pub fn in_shadow(&self) -> bool {
+        self.decided.is_some()
+    }
+
+    /// Waits for the rollout's decision; `None` at once when the new version
+    /// took over without a shadow.
+    pub async fn decided(&self) -> Option<RolloutReport> {
+        let mut rx = self.decided.clone()?;
+        let report = rx.wait_for(Option::is_some).await.ok()?;
+        report.clone()
+    }
 }
 
 impl std::fmt::Debug for Plugins {
@@ -41,10 +121,25 @@ impl std::fmt::Debug for Plugins {
 impl Plugins {
     pub(crate) fn new(runtime: Runtime) -> Self {
         Plugins {
-            map: Arc::default(),
-            reloads: Arc::default(),
-            runtime,
+            shared: Arc::new(Shared {
+                map: RwLock::default(),
+                reloads: Mutex::default(),
+                rollouts: Rollouts {
+                    rejected: Mutex::default(),
+                    decided: Default::default(),
+                    news: tokio::sync::broadcast::channel(64).0,
+                },
+                runtime,
+            }),
         }
+    }
+
+    fn map(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Plugin>> {
+        self.shared.map.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn map_mut(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Plugin>> {
+        self.shared.map.write().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Loads a plugin file under `name` while the others keep serving; a plugin
@@ -67,14 +162,18 @@ impl Plugins {
         options: PluginOptions,
     ) -> Result<Plugin> {
         self.check_nesting_with(name, &options.grants.files)?;
-        let new = self.runtime.load_file_as(name, path, options).await?;
+        let new = self
+            .shared
+            .runtime
+            .load_file_as(name, path, options)
+            .await?;
         self.swap(new.clone());
         Ok(new)
     }
 
     /// The nesting rule over this set with `name`'s grants replaced by `files`.
     fn check_nesting_with(&self, name: &str, files: &[FileGrant]) -> Result<()> {
-        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+        let map = self.map();
         let mut all: Vec<(&str, &[FileGrant])> = map
             .iter()
             .filter(|(n, _)| n.as_str() != name)
@@ -87,35 +186,211 @@ impl Plugins {
         })
     }
 
-    /// Reloads a plugin from its file with its options: the new version is built
-    /// and checked first; if that fails, the old one keeps serving and the error
-    /// is returned. Otherwise the swap is atomic: new calls go to the new version,
-    /// calls in flight finish on the old one, which is then shut down and freed
-    /// (in the background). A reload also lifts a quarantine.
+    /// Reloads a plugin from its file with its options (and its rollout
+    /// policy): [`Plugins::reload_with`] with the default [`ReloadOptions`].
     ///
     /// # Errors
-    /// [`Error::NoSuchPlugin`], a plugin loaded from bytes (no file to reload),
-    /// or the new version's load error.
+    /// As [`Plugins::reload_with`].
     ///
     /// ```no_run
     /// # async fn f(plugins: wasp_host::Plugins) -> wasp_host::Result<()> {
-    /// let new = plugins.reload("upper").await?;
-    /// println!("now serving {} {}", new.info().name, new.info().version);
+    /// let reload = plugins.reload("upper").await?;
+    /// println!("now serving {}", reload.plugin().info().version);
     /// # Ok(()) }
     /// ```
-    pub async fn reload(&self, name: &str) -> Result<Plugin> {
+    pub async fn reload(&self, name: &str) -> Result<Reload> {
+        self.reload_with(name, ReloadOptions::default()).await
+    }
+
+    /// Reloads a plugin from its file with its options: the new version is built
+    /// and checked first; if that fails, the old one keeps serving and the error
+    /// is returned. Then:
+    ///
+    /// - **without a shadow** (`shadow_events = 0`, or the old version is
+    ///   quarantined, so there is nothing to compare with): the swap is atomic:
+    ///   new calls go to the new version, calls in flight finish on the old one,
+    ///   which is then shut down and freed (in the background). A reload also
+    ///   lifts a quarantine.
+    /// - **in shadow**: the next `shadow_events` events go to both versions
+    ///   (the new one first, its kv writes kept in a scratch namespace that the
+    ///   old one never sees); the old version's results are returned. The new
+    ///   version is promoted (swapped in, as above) after the last shadowed event,
+    ///   or rejected (shut down; the old one keeps serving, and the same file is
+    ///   refused until it changes) as soon as it faulted more than `max_faults`
+    ///   times or differed on more than `max_diff` of the shadowed events. A
+    ///   reload during a rollout abandons it. [`Reload::decided`] and
+    ///   [`Plugins::rollouts`] give the report.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchPlugin`], a plugin loaded from bytes (no file to reload),
+    /// [`LoadError::RolloutRejected`] for the file a rollout rejected, or the new
+    /// version's load error.
+    ///
+    /// ```no_run
+    /// # async fn f(plugins: wasp_host::Plugins) -> wasp_host::Result<()> {
+    /// use wasp_host::{ReloadOptions, Rollout};
+    /// let policy = Rollout::shadow(1000).max_diff(0.01);
+    /// let reload = plugins.reload_with("upper", ReloadOptions::default().rollout(policy)).await?;
+    /// let report = reload.decided().await;
+    /// # Ok(()) }
+    /// ```
+    pub async fn reload_with(&self, name: &str, options: ReloadOptions) -> Result<Reload> {
         let old = self.get(name)?;
         let Some(path) = old.source().map(Path::to_path_buf) else {
             return Err(Error::load(name, LoadError::NoSource));
         };
         self.check_nesting_with(name, &old.options().grants.files)?;
-        let new = self
-            .runtime
-            .load_file_as(name, &path, old.options().clone())
+        let bytes = crate::runtime::read(&path).await?;
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let rejected = self.rollouts_rejected().get(name).cloned();
+        if let Some((sha, reason)) = rejected
+            && sha == sha256
+        {
+            return Err(Error::load(
+                name,
+                LoadError::RolloutRejected {
+                    sha256: sha,
+                    reason,
+                },
+            ));
+        }
+        let policy = options.rollout.unwrap_or(old.options().rollout);
+        let runtime = &self.shared.runtime;
+        if policy.is_immediate() || old.stats().quarantined {
+            let new = runtime
+                .start(name, bytes, old.options().clone(), Some(path), None)
+                .await?;
+            self.swap(new.clone());
+            tracing::info!(target: "wasp::registry", plugin = name, version = %new.info().version, "reloaded");
+            return Ok(Reload { new, decided: None });
+        }
+        let scratch = old
+            .options()
+            .grants
+            .kv
+            .then(|| Arc::new(crate::kv::Scratch::default()));
+        let new = runtime
+            .start(
+                name,
+                bytes,
+                old.options().clone(),
+                Some(path),
+                scratch.clone(),
+            )
             .await?;
-        self.swap(new.clone());
-        tracing::info!(target: "wasp::registry", plugin = name, version = %new.info().version, "reloaded");
-        Ok(new)
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        let shared = Arc::downgrade(&self.shared);
+        let decide: Decide = Box::new(move |old, new, report| {
+            if let Some(s) = &scratch {
+                match report.outcome {
+                    RolloutOutcome::Promoted => s.promote(),
+                    _ => s.discard(),
+                }
+            }
+            if let Some(shared) = shared.upgrade() {
+                Plugins { shared }.decided(old, new, &report);
+            } else {
+                retire(new.clone());
+            }
+            tx.send_replace(Some(report));
+        });
+        old.start_shadow(Arc::new(Shadow::new(new.clone(), policy, decide)));
+        tracing::info!(
+            target: "wasp::registry",
+            plugin = name,
+            sha256 = %new.sha256(),
+            events = policy.shadow_events,
+            "a new version runs in shadow"
+        );
+        Ok(Reload {
+            new,
+            decided: Some(rx),
+        })
+    }
+
+    fn rollouts_rejected(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, (String, String)>> {
+        self.shared
+            .rollouts
+            .rejected
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Acts on a rollout's decision about `new`, in shadow of `old`.
+    fn decided(&self, old: &Plugin, new: &Plugin, report: &RolloutReport) {
+        let name = old.name();
+        match report.outcome {
+            RolloutOutcome::Promoted => {
+                let replaced = {
+                    let mut map = self.map_mut();
+                    match map.get(name) {
+                        Some(serving) if serving == old => {
+                            map.insert(name.to_string(), new.clone())
+                        }
+                        _ => None,
+                    }
+                };
+                match replaced {
+                    Some(old) => {
+                        self.count_swap(name);
+                        retire(old);
+                        tracing::info!(target: "wasp::rollout", plugin = name, "{report}");
+                    }
+                    // The old version was replaced or unloaded meanwhile.
+                    None => retire(new.clone()),
+                }
+            }
+            RolloutOutcome::Rejected => {
+                self.rollouts_rejected().insert(
+                    name.to_string(),
+                    (report.sha256.clone(), report.to_string()),
+                );
+                retire(new.clone());
+                tracing::warn!(target: "wasp::rollout", plugin = name, "{report}");
+            }
+            RolloutOutcome::Abandoned => {
+                retire(new.clone());
+                tracing::info!(target: "wasp::rollout", plugin = name, "{report}");
+            }
+        }
+        let i = match report.outcome {
+            RolloutOutcome::Promoted => 0,
+            RolloutOutcome::Rejected => 1,
+            RolloutOutcome::Abandoned => 2,
+        };
+        self.shared.rollouts.decided[i].fetch_add(1, Ordering::Relaxed);
+        // No receiver is not an error.
+        let _ = self.shared.rollouts.news.send(report.clone());
+    }
+
+    /// Every rollout decision made from now on (a receiver that falls more than
+    /// 64 decisions behind skips the oldest).
+    ///
+    /// ```
+    /// # async fn f() -> wasp_host::Result<()> {
+    /// let rt = wasp_host::Runtime::builder().build()?;
+    /// let mut decisions = rt.plugins().rollouts();
+    /// # Ok(()) }
+    /// ```
+    pub fn rollouts(&self) -> tokio::sync::broadcast::Receiver<RolloutReport> {
+        self.shared.rollouts.news.subscribe()
+    }
+
+    /// Rollouts decided with `outcome` since this set was made.
+    ///
+    /// ```
+    /// use wasp_host::RolloutOutcome;
+    /// let rt = wasp_host::Runtime::builder().build()?;
+    /// assert_eq!(rt.plugins().rollouts_total(RolloutOutcome::Rejected), 0);
+    /// # Ok::<(), wasp_host::Error>(())
+    /// ```
+    pub fn rollouts_total(&self, outcome: RolloutOutcome) -> u64 {
+        let i = match outcome {
+            RolloutOutcome::Promoted => 0,
+            RolloutOutcome::Rejected => 1,
+            RolloutOutcome::Abandoned => 2,
+        };
+        self.shared.rollouts.decided[i].load(Ordering::Relaxed)
     }
 
     /// Times the plugin named `name` was replaced by a new version (a reload, or
@@ -127,7 +402,11 @@ impl Plugins {
     /// # Ok::<(), wasp_host::Error>(())
     /// ```
     pub fn reloads(&self, name: &str) -> u64 {
-        let map = self.reloads.lock().unwrap_or_else(|p| p.into_inner());
+        let map = self
+            .shared
+            .reloads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         map.get(name).copied().unwrap_or(0)
     }
 
@@ -135,27 +414,27 @@ impl Plugins {
     fn swap(&self, new: Plugin) {
         let name = new.name().to_string();
         if let Some(old) = self.insert(new) {
-            *self
-                .reloads
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .entry(name)
-                .or_default() += 1;
-            // Its calls in flight finish first; nothing waits for that here.
-            let retire = async move { old.close().await };
-            match tokio::runtime::Handle::try_current() {
-                Ok(h) => {
-                    h.spawn(retire);
-                }
-                Err(_) => drop(retire),
-            }
+            self.count_swap(&name);
+            retire(old);
         }
+    }
+
+    /// Counts a new version in place of another, which also ends any memory of
+    /// a rejected version.
+    fn count_swap(&self, name: &str) {
+        *self
+            .shared
+            .reloads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(name.to_string())
+            .or_default() += 1;
+        self.rollouts_rejected().remove(name);
     }
 
     /// Adds (or replaces) a plugin under its name; returns the one it replaced.
     pub(crate) fn insert(&self, plugin: Plugin) -> Option<Plugin> {
-        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
-        map.insert(plugin.name().to_string(), plugin)
+        self.map_mut().insert(plugin.name().to_string(), plugin)
     }
 
     /// The plugin named `name`.
@@ -170,7 +449,7 @@ impl Plugins {
     /// # Ok::<(), wasp_host::Error>(())
     /// ```
     pub fn get(&self, name: &str) -> Result<Plugin> {
-        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+        let map = self.map();
         map.get(name).cloned().ok_or_else(|| Error::NoSuchPlugin {
             name: name.to_string(),
             loaded: map.keys().cloned().collect(),
@@ -188,11 +467,7 @@ impl Plugins {
     /// # Ok(()) }
     /// ```
     pub async fn unload(&self, name: &str) -> Option<Plugin> {
-        let removed = self
-            .map
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(name);
+        let removed = self.map_mut().remove(name);
         if let Some(p) = &removed {
             p.close().await;
         }
@@ -207,12 +482,19 @@ impl Plugins {
     /// # Ok::<(), wasp_host::Error>(())
     /// ```
     pub fn names(&self) -> Vec<String> {
-        self.map
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .keys()
-            .cloned()
-            .collect()
+        self.map().keys().cloned().collect()
+    }
+}
+
+/// Shuts a version down once its calls in flight are done, in the background
+/// (at once when there is no tokio runtime to wait on).
+fn retire(old: Plugin) {
+    let retire = async move { old.close().await };
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) => {
+            h.spawn(retire);
+        }
+        Err(_) => drop(retire),
     }
 }
 
@@ -276,7 +558,7 @@ impl Runtime {
         let plugins = self.plugins();
         for ((name, entry), (bytes, options)) in manifest.plugins().zip(files) {
             let plugin = self
-                .start(name, bytes, options, Some(entry.path().to_path_buf()))
+                .start(name, bytes, options, Some(entry.path().to_path_buf()), None)
                 .await?;
             plugins.insert(plugin);
         }
@@ -334,7 +616,7 @@ impl Runtime {
             loaded: manifest.plugins().map(|(n, _)| n.to_string()).collect(),
         })?;
         let (bytes, options) = self.entry(manifest, entry).await?;
-        self.start(name, bytes, options, Some(entry.path().to_path_buf()))
+        self.start(name, bytes, options, Some(entry.path().to_path_buf()), None)
             .await
     }
 

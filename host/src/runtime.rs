@@ -406,7 +406,7 @@ fn stem(path: &Path) -> String {
         .unwrap_or_else(|| "plugin".into())
 }
 
-async fn read(path: &Path) -> Result<Vec<u8>> {
+pub(crate) async fn read(path: &Path) -> Result<Vec<u8>> {
     tokio::fs::read(path).await.map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -485,7 +485,7 @@ impl Runtime {
     ) -> Result<Plugin> {
         let path = path.as_ref();
         let bytes = read(path).await?;
-        self.start(name, bytes, options, Some(path.to_path_buf()))
+        self.start(name, bytes, options, Some(path.to_path_buf()), None)
             .await
     }
 
@@ -508,19 +508,21 @@ impl Runtime {
         bytes: Vec<u8>,
         options: PluginOptions,
     ) -> Result<Plugin> {
-        self.start(name, bytes, options, None).await
+        self.start(name, bytes, options, None, None).await
     }
 
-    /// The one way a plugin is loaded: prepare, then `init`.
+    /// The one way a plugin is loaded: prepare, then `init`. With `scratch`, its
+    /// kv writes stay there (a version in shadow).
     pub(crate) async fn start(
         &self,
         name: &str,
         bytes: Vec<u8>,
         options: PluginOptions,
         source: Option<PathBuf>,
+        scratch: Option<Arc<crate::kv::Scratch>>,
     ) -> Result<Plugin> {
         let file = self.file(bytes, source.clone(), &options).await?;
-        let prepared = loader::prepare(&self.inner.env, name, file, &options).await?;
+        let prepared = loader::prepare(&self.inner.env, name, file, &options, scratch).await?;
         let plugin = Plugin::start(prepared, options, source).await?;
         tracing::info!(
             target: "wasp::load",

@@ -9,6 +9,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::capability::{HostFns, OutputBudget};
 use crate::error::KvError;
+use crate::kv::Scratch;
 use crate::limits::{Limiter, PanicRecord};
 
 /// Everything one instance's store carries.
@@ -46,23 +47,37 @@ pub(crate) struct KvAccess {
     pub(crate) store: crate::kv::KvStore,
     pub(crate) namespace: String,
     pub(crate) quota: u64,
+    /// Set for a version in shadow: its writes stay in a scratch namespace.
+    pub(crate) scratch: Option<Arc<Scratch>>,
 }
 
 impl KvAccess {
     pub(crate) fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        self.store.get(&self.namespace, key)
+        match &self.scratch {
+            Some(s) => s.get(&self.store, &self.namespace, key),
+            None => self.store.get(&self.namespace, key),
+        }
     }
 
     pub(crate) fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
-        self.store.set(&self.namespace, key, value, self.quota)
+        match &self.scratch {
+            Some(s) => s.set(&self.store, &self.namespace, key, value, self.quota),
+            None => self.store.set(&self.namespace, key, value, self.quota),
+        }
     }
 
     pub(crate) fn delete(&self, key: &str) -> Result<(), KvError> {
-        self.store.delete(&self.namespace, key)
+        match &self.scratch {
+            Some(s) => s.delete(&self.store, &self.namespace, key, self.quota),
+            None => self.store.delete(&self.namespace, key),
+        }
     }
 
     pub(crate) fn list_keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, KvError> {
-        self.store.list_keys(&self.namespace, prefix, limit)
+        match &self.scratch {
+            Some(s) => s.list_keys(&self.store, &self.namespace, prefix, limit),
+            None => self.store.list_keys(&self.namespace, prefix, limit),
+        }
     }
 }
 
@@ -71,6 +86,7 @@ impl std::fmt::Debug for KvAccess {
         f.debug_struct("KvAccess")
             .field("namespace", &self.namespace)
             .field("quota", &self.quota)
+            .field("scratch", &self.scratch)
             .finish()
     }
 }

@@ -1,12 +1,14 @@
 //! Hot reload: watch the plugins' files and reload a plugin when its file changes.
 
 use std::collections::{BTreeMap, BTreeSet};
+
 use std::path::PathBuf;
 use std::time::Duration;
+use tokio::time::Instant;
 
 use notify::{RecursiveMode, Watcher};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, LoadError, Result};
 use crate::registry::Plugins;
 
 /// How long a file must stay quiet before it is reloaded: a copy or a build
@@ -90,14 +92,18 @@ impl Plugins {
         }
         let plugins = self.clone();
         let task = tokio::spawn(async move {
-            let mut dirty: BTreeSet<String> = BTreeSet::new();
+            // Per plugin, when its file last changed. Only the watched files
+            // count: the directory may hold files written all the time (a
+            // pipeline's output, a kv store), which must not hold a reload back.
+            let mut dirty: BTreeMap<String, Instant> = BTreeMap::new();
             loop {
-                let next = if dirty.is_empty() {
-                    rx.recv().await.map(Some)
-                } else {
-                    match tokio::time::timeout(DEBOUNCE, rx.recv()).await {
-                        Ok(ev) => ev.map(Some),
-                        Err(_) => Some(None),
+                let next = match dirty.values().min() {
+                    None => rx.recv().await.map(Some),
+                    Some(&last) => {
+                        match tokio::time::timeout_at(last + DEBOUNCE, rx.recv()).await {
+                            Ok(ev) => ev.map(Some),
+                            Err(_) => Some(None),
+                        }
                     }
                 };
                 match next {
@@ -108,14 +114,32 @@ impl Plugins {
                         }
                         for p in &ev.paths {
                             if let Some(name) = files.get(p) {
-                                dirty.insert(name.clone());
+                                dirty.insert(name.clone(), Instant::now());
                             }
                         }
                     }
                     Some(None) => {
-                        for name in std::mem::take(&mut dirty) {
-                            if let Err(e) = plugins.reload(&name).await {
-                                tracing::warn!(target: "wasp::registry", plugin = %name, "the changed file does not load; the old version keeps serving: {e}");
+                        let now = Instant::now();
+                        let quiet: Vec<String> = dirty
+                            .iter()
+                            .filter(|&(_, &last)| now >= last + DEBOUNCE)
+                            .map(|(name, _)| name.clone())
+                            .collect();
+                        for name in quiet {
+                            dirty.remove(&name);
+                            match plugins.reload(&name).await {
+                                Ok(_) => {}
+                                Err(e)
+                                    if matches!(
+                                        e.load_error(),
+                                        Some(LoadError::RolloutRejected { .. })
+                                    ) =>
+                                {
+                                    tracing::debug!(target: "wasp::registry", plugin = %name, "{e}");
+                                }
+                                Err(e) => {
+                                    tracing::warn!(target: "wasp::registry", plugin = %name, "the changed file does not load; the old version keeps serving: {e}");
+                                }
                             }
                         }
                     }

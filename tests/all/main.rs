@@ -20,6 +20,7 @@ mod pooling;
 mod prepare;
 mod python;
 mod replay;
+mod rollout;
 mod sandbox;
 mod signing;
 mod versions;

@@ -24,6 +24,8 @@
 //! | [`INIT_TRAP`](fixtures::INIT_TRAP) | `tests/fixtures/init-trap` | an `init` that panics |
 //! | [`PASS`](fixtures::PASS) | `tests/fixtures/pass` | `process` returns the event unchanged (pass-through stage for benchmarks) |
 //! | [`BATCH_LIAR`](fixtures::BATCH_LIAR) | `tests/fixtures/batch-liar` | a 0.3.0 plugin (plain wit-bindgen) whose `call-batch` returns too few (`process`) or too many (`long`) results |
+//! | [`REPLAY`](fixtures::REPLAY), [`REPLAY_FIXED`](fixtures::REPLAY_FIXED) | `tests/fixtures/replay`, `replay-fixed` | seeds a generator once per instance and panics on an odd draw (the fix: an output); `world` reads clocks, random, config, a host function, kv |
+//! | [`SHADOW`](fixtures::SHADOW), [`SHADOW_V2`](fixtures::SHADOW_V2) | `tests/fixtures/shadow`, `shadow-v2` | counts events in kv; version 2 also marks kv, panics or differs where an event asks (shadow rollout) |
 //!
 //! [`foreach_fixture!`] calls a macro once per fixture, with the fixture's snake-case
 //! name and its constant's name, so that a test module can make an untested fixture
@@ -60,6 +62,8 @@
 //!     fn pass() {}
 //!     fn replay() {}
 //!     fn replay_fixed() {}
+//!     fn shadow() {}
+//!     fn shadow_v2() {}
 //! }
 //! ```
 //!
@@ -115,7 +119,7 @@ mod tests {
     /// `noworld`; names and paths agree.
     #[test]
     fn fixtures_are_core_modules_with_a_world() {
-        assert_eq!(fixtures::ALL.len(), 16);
+        assert_eq!(fixtures::ALL.len(), 18);
         for &(name, path) in fixtures::ALL {
             let bytes = super::wasm_bytes(path);
             assert!(

@@ -43,6 +43,88 @@ impl Default for RecordWindow {
     }
 }
 
+/// How a reloaded plugin's new version takes over (manifest: `rollout = {
+/// shadow-events, max-faults, max-diff }`). With `shadow_events = 0` (the
+/// default) it takes over at once. Otherwise it first runs **in shadow**: the
+/// next `shadow_events` events the plugin serves go to both versions, the old
+/// version's results are the ones returned, and the new version's are compared
+/// with them byte for byte. It is rejected (the old version keeps serving) when
+/// it faulted more than `max_faults` times or differed on more than `max_diff`
+/// (a fraction) of the shadowed events; otherwise it takes over after the last
+/// one.
+///
+/// ```
+/// use wasp_host::Rollout;
+/// let r = Rollout::shadow(1000).max_faults(1).max_diff(0.01);
+/// assert_eq!((r.shadow_events, r.max_faults, r.max_diff), (1000, 1, 0.01));
+/// assert!(Rollout::default().is_immediate());
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rollout {
+    /// Events the new version runs in shadow before it may take over (0: none).
+    pub shadow_events: u64,
+    /// Faults of the new version in shadow that are tolerated.
+    pub max_faults: u64,
+    /// Fraction (0.0 to 1.0) of shadowed events whose result may differ.
+    pub max_diff: f64,
+}
+
+impl Rollout {
+    /// A shadow of `events` events that tolerates no fault and no difference.
+    ///
+    /// ```
+    /// assert_eq!(wasp_host::Rollout::shadow(5).max_diff, 0.0);
+    /// ```
+    pub fn shadow(events: u64) -> Self {
+        Rollout {
+            shadow_events: events,
+            ..Rollout::default()
+        }
+    }
+    /// Sets [`Rollout::max_faults`].
+    ///
+    /// ```
+    /// assert_eq!(wasp_host::Rollout::shadow(5).max_faults(2).max_faults, 2);
+    /// ```
+    pub fn max_faults(mut self, n: u64) -> Self {
+        self.max_faults = n;
+        self
+    }
+    /// Sets [`Rollout::max_diff`] (outside 0.0 to 1.0 is refused at load).
+    ///
+    /// ```
+    /// assert_eq!(wasp_host::Rollout::shadow(5).max_diff(0.2).max_diff, 0.2);
+    /// ```
+    pub fn max_diff(mut self, fraction: f64) -> Self {
+        self.max_diff = fraction;
+        self
+    }
+    /// Whether a new version takes over at once (no shadow).
+    ///
+    /// ```
+    /// assert!(!wasp_host::Rollout::shadow(1).is_immediate());
+    /// ```
+    pub fn is_immediate(&self) -> bool {
+        self.shadow_events == 0
+    }
+    /// Whether `max_diff` is a fraction from 0.0 to 1.0.
+    pub(crate) fn is_valid(&self) -> bool {
+        (0.0..=1.0).contains(&self.max_diff)
+    }
+}
+
+// Compared bit for bit, so that equality is an equivalence (a NaN fraction is
+// refused at load anyway).
+impl PartialEq for Rollout {
+    fn eq(&self, other: &Self) -> bool {
+        self.shadow_events == other.shadow_events
+            && self.max_faults == other.max_faults
+            && self.max_diff.to_bits() == other.max_diff.to_bits()
+    }
+}
+
+impl Eq for Rollout {}
+
 /// Whether a plugin's instances are kept between calls.
 ///
 /// ```
@@ -109,6 +191,9 @@ pub struct PluginOptions {
     /// [`crate::Plugin::call_recorded`] can return a recording of a call
     /// (default: off, which costs nothing).
     pub record: Option<RecordWindow>,
+    /// How a new version of this plugin takes over when it is reloaded
+    /// (default: at once, [`Rollout::default`]).
+    pub rollout: Rollout,
 }
 
 impl Default for PluginOptions {
@@ -124,6 +209,7 @@ impl Default for PluginOptions {
             signed_by: None,
             profile: false,
             record: None,
+            rollout: Rollout::default(),
         }
     }
 }
@@ -218,6 +304,17 @@ impl PluginOptions {
     /// ```
     pub fn record(mut self, window: Option<RecordWindow>) -> Self {
         self.record = window;
+        self
+    }
+    /// Sets [`PluginOptions::rollout`].
+    ///
+    /// ```
+    /// use wasp_host::{PluginOptions, Rollout};
+    /// let o = PluginOptions::default().rollout(Rollout::shadow(1000));
+    /// assert_eq!(o.rollout.shadow_events, 1000);
+    /// ```
+    pub fn rollout(mut self, rollout: Rollout) -> Self {
+        self.rollout = rollout;
         self
     }
     /// Sets [`PluginOptions::signed_by`].
