@@ -103,6 +103,20 @@ def per_call_table():
     ]
 
 
+def recording_table():
+    plain = criterion_median("overhead", "wasp/process/60B")
+    recorded = criterion_median("overhead", "wasp-recorded/process/60B")
+    if plain is None or recorded is None:
+        return []
+    return [
+        "| recording (`wasp run --record`), a stage's `process` on a 60-byte event | median per call |",
+        "|---|---:|",
+        f"| recording off | {fmt_ns(plain)} |",
+        f"| recording on: the instance keeps its history | {fmt_ns(recorded)} "
+        f"(+{fmt_ns(recorded - plain)}, {recorded / plain:.2f}x) |",
+    ]
+
+
 def load_table():
     cold = criterion_median("instantiate", "upper-load-cold")
     cached = criterion_median("instantiate", "upper-load-cached")
@@ -229,6 +243,7 @@ def main():
     ]
     tables = (
         per_call_table(),
+        recording_table(),
         load_table(),
         simd_table(),
         pipeline_table(),

@@ -6,6 +6,9 @@
 //! `raw+fuel+epochs` is raw with wasmtime's fuel and epoch instrumentation on, to
 //! tell what wasmtime's metering costs from what wasp's own code costs.
 //!
+//! `wasp-recorded/process/60B` is the same call with recording on (`wasp run
+//! --record`: every instance keeps its history of host-import answers).
+//!
 //! ids: `overhead/<raw|wasp>/<case>/<size>`; `scripts/bench-table.py` turns them
 //! into the README's table.
 // A benchmark that cannot set up has nothing to measure: failing loudly is right.
@@ -15,6 +18,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use wasp_benches::{EVENT, Raw, component_of, tokio};
+use wasp_host::recording::{RecordWhen, RecordWindow};
 use wasp_host::{InstanceMode, PluginOptions, Runtime};
 use wasp_tests::fixtures;
 
@@ -58,6 +62,22 @@ fn overhead(c: &mut Criterion) {
     });
     g.bench_function("wasp/process/60B", |b| {
         b.iter(|| tokio.block_on(upper.call_raw("process", event)).unwrap());
+    });
+    // Recording on (what `wasp run --record DIR` does to every call): each
+    // instance keeps its history, a recording is made only of a failure.
+    let recorded = tokio
+        .block_on(runtime.load_bytes(
+            "upper-recorded",
+            component.clone(),
+            PluginOptions::default().record(Some(RecordWindow::default())),
+        ))
+        .unwrap();
+    g.bench_function("wasp-recorded/process/60B", |b| {
+        b.iter(|| {
+            let r = tokio.block_on(recorded.call_recorded("process", event, RecordWhen::Failures));
+            assert!(r.recording.is_none());
+            r.result.unwrap()
+        });
     });
     let on_demand = Runtime::builder().instance_pool(0).build().unwrap();
     let upper_od = tokio

@@ -95,3 +95,8 @@ pub use watch::{DEBOUNCE, Watch};
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// The rollout guide's code blocks, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/rollout.md")]
+pub struct RolloutDoctests;

@@ -370,6 +370,7 @@ impl Plugins {
     /// # async fn f() -> wasp_host::Result<()> {
     /// let rt = wasp_host::Runtime::builder().build()?;
     /// let mut decisions = rt.plugins().rollouts();
+    /// assert!(decisions.try_recv().is_err(), "nothing decided yet");
     /// # Ok(()) }
     /// ```
     pub fn rollouts(&self) -> tokio::sync::broadcast::Receiver<RolloutReport> {
