@@ -214,6 +214,22 @@ impl Plugin {
         }
     }
 
+    /// Waits for this call's turn while a rollout runs, at most `bound` (as a
+    /// call waits for an instance): then [`Error::Busy`], nothing called.
+    async fn turn<'s>(
+        &self,
+        shadow: &'s Shadow,
+        bound: std::time::Duration,
+    ) -> Result<tokio::sync::MutexGuard<'s, ()>> {
+        tokio::time::timeout(bound, shadow.turn.lock())
+            .await
+            .map_err(|_| Error::Busy {
+                plugin: self.name().to_string(),
+                max_instances: 1,
+                waited: bound,
+            })
+    }
+
     /// Ends a rollout: its decision (`None`: abandoned) goes to the registry, once.
     fn conclude(&self, shadow: &Arc<Shadow>, decision: Option<Decision>) {
         self.inner.shadow.clear(shadow);
@@ -473,7 +489,12 @@ impl Plugin {
         let mut shadowed = None;
         let mut _turn = None;
         if let Some(s) = &shadow {
-            _turn = Some(s.turn.lock().await);
+            let bound = (inner.options.limits.timeout)
+                .saturating_mul(u32::try_from(inputs.len().max(1)).unwrap_or(u32::MAX));
+            match self.turn(s, bound).await {
+                Ok(t) => _turn = Some(t),
+                Err(e) => return (Err(e), None),
+            }
             let claim = s.trial.claim(inputs.len() as u64);
             if claim.len() > 0 {
                 let new = Box::pin(s.new.call_batch(function, &inputs[..claim.len()])).await;
@@ -688,7 +709,10 @@ impl Plugin {
         let mut shadowed = None;
         let mut _turn = None;
         if let Some(s) = &shadow {
-            _turn = Some(s.turn.lock().await);
+            match self.turn(s, limits.timeout).await {
+                Ok(t) => _turn = Some(t),
+                Err(e) => return (Err(e), None),
+            }
             let claim = s.trial.claim(1);
             if claim.len() == 1 {
                 let new = Box::pin(s.new.call_bytes(function, input, options)).await;

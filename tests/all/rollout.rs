@@ -370,3 +370,48 @@ async fn the_watcher_reloads_beside_a_busy_file_and_skips_a_rejected_one() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     writer.join().unwrap();
 }
+
+/// While a rollout lasts, calls take turns; a call that cannot get its turn
+/// within the plugin's timeout is refused as busy (nothing called), as one that
+/// waits for an instance is: a slow plugin under rollout never piles callers up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_waits_for_its_turn_at_most_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("slow.wasm");
+    std::fs::copy(fixtures::HOSTILE, &file).unwrap();
+    let plugins = crate::runtime().plugins();
+    let options = PluginOptions::default()
+        .limits(wasp_host::Limits::default().timeout(Duration::from_millis(400)))
+        .rollout(Rollout::shadow(100));
+    let old = plugins.load("rollout-slow", &file, options).await.unwrap();
+    let reload = plugins.reload("rollout-slow").await.unwrap();
+    assert!(reload.in_shadow());
+    // The first call holds the turn for two calls of 300 ms (shadow, then old).
+    let first = {
+        let old = old.clone();
+        tokio::spawn(async move { old.call_raw("sleep", b"300").await })
+    };
+    // Once its shadow call runs, it has the turn.
+    let started = async {
+        while reload.plugin().stats().in_flight == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), started)
+        .await
+        .expect("the shadow call started");
+    let err = old.call_raw("sleep", b"1").await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Busy {
+                max_instances: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(first.await.unwrap().unwrap(), b"slept");
+    // The refused call was no event of the rollout.
+    assert_eq!(reload.plugin().stats().calls, 1);
+}
