@@ -10,6 +10,8 @@ mod call;
 mod check;
 mod inspect;
 mod metrics;
+#[cfg(feature = "nats")]
+mod nats;
 mod new;
 mod pipeline;
 mod replay;
@@ -63,6 +65,9 @@ enum Command {
     Verify(sign::VerifyArgs),
     /// Run a recorded call again, offline, and check it against the recording.
     Replay(replay::Args),
+    /// Publish JSON lines into the stream of the manifest's [pipeline.source].
+    #[cfg(feature = "nats")]
+    Publish(nats::PublishArgs),
 }
 
 /// The manifest used when `-m` is not given.
@@ -178,6 +183,8 @@ fn main() -> ExitCode {
             Command::Sign(a) => sign::sign(a),
             Command::Verify(a) => sign::verify(a),
             Command::Replay(a) => replay::run(a).await,
+            #[cfg(feature = "nats")]
+            Command::Publish(a) => nats::publish(a).await,
         }
     });
     // Do not wait for plugin calls that are still being cancelled.

@@ -9,10 +9,11 @@
 //!                                                                    buffered writes)
 //! ```
 //!
-//! - The **reader** (a blocking thread) reads lines into *chunks*: consecutive
-//!   events, numbered, closed when [`CHUNK_EVENTS`] events or [`CHUNK_BYTES`] bytes
-//!   are in, or when no more input is buffered (it never waits to fill a chunk, so
-//!   an interactive input goes through at once).
+//! - The **reader** (a blocking thread) runs the [`Source`]: it puts events into
+//!   *chunks* (consecutive events, numbered) as they arrive, never waiting to fill
+//!   one. JSON lines ([`lines::Lines`]: a chunk closes at [`CHUNK_EVENTS`] events or
+//!   [`CHUNK_BYTES`] bytes, or when no more input is buffered) or a NATS JetStream
+//!   consumer (`crate::nats`: one pull per chunk, sized by the room left).
 //! - Each **stage** is a task with a bounded channel in front of it: stage 2 works on
 //!   chunk n while stage 1 works on chunk n + 1, and a stage whose plugin has
 //!   `max-instances = k` works on up to k chunks at once. A stage sends a
@@ -24,14 +25,19 @@
 //! - The **writer** (a blocking thread) puts chunks back in input order (a reorder
 //!   buffer keyed by chunk number), waits until the kv writes of the events it is
 //!   about to release are durable ([`wasp_host::Runtime::kv_sync_blocking`]), and
-//!   writes through one buffered writer per output, flushed whenever no finished
-//!   chunk is waiting, and at least every [`FLUSH_EVERY`].
-//! - **Back-pressure**: at most [`WINDOW`] chunks are between the reader and the
-//!   writer (a permit travels with each chunk), so memory stays flat on an endless
-//!   input and a stuck event cannot make the reorder buffer grow without bound.
+//!   gives the outputs and dead letters to the [`Sink`] (buffered), which it flushes
+//!   whenever no finished chunk is waiting, and at least every [`FLUSH_EVERY`].
+//!   Only once a flush succeeded are the chunks flushed **acknowledged** to their
+//!   source ([`Acks`]): a source that redelivers what was not acknowledged (NATS)
+//!   loses nothing when the process dies.
+//! - **Back-pressure**: at most [`WINDOW`] chunks (a source may ask fewer) are
+//!   between the reader and their acknowledgement (a permit travels with each
+//!   chunk), so memory stays flat on an endless input and a stuck event cannot make
+//!   the reorder buffer grow without bound.
+
+pub(crate) mod lines;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufWriter, Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -41,20 +47,26 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use wasp_host::recording::{EntryKind, RecordWhen, Recording};
 use wasp_host::{Error, Plugin, Plugins, Runtime};
 
-/// Longest input line accepted; a longer one is dead-lettered unread.
+/// Longest input line (or message) accepted; a longer one is dead-lettered unread.
 pub(crate) const MAX_LINE: usize = 64 << 20;
-/// Most chunks between the reader and the writer.
-const WINDOW: usize = 64;
+/// Most chunks between the reader and their acknowledgement.
+pub(crate) const WINDOW: usize = 64;
 /// Chunks waiting in front of each stage and of the writer.
 const QUEUE: usize = 4;
 /// A chunk closes at this many events (or `[pipeline] batch`, if larger) …
 const CHUNK_EVENTS: usize = 256;
 /// … or this many bytes of input.
-const CHUNK_BYTES: usize = 1 << 20;
+pub(crate) const CHUNK_BYTES: usize = 1 << 20;
 /// The longest the writer keeps output in its buffer while it is busy.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// The function every stage runs.
 const PROCESS: &str = "process";
+
+/// The most events in one chunk for `[pipeline] batch` (a chunk holds at least
+/// one full batch).
+pub(crate) fn chunk_events(batch: usize) -> usize {
+    batch.clamp(CHUNK_EVENTS, 4096)
+}
 
 /// What the pipeline did, counted by the writer as events leave it: live while
 /// it runs (`--metrics` reads them), the closing summary once it is done.
@@ -68,6 +80,14 @@ pub(crate) struct Counters {
     pub(crate) dropped: AtomicU64,
     /// Events dead-lettered.
     pub(crate) dead: AtomicU64,
+    /// Whether the source is a broker that counts what it holds (the two below).
+    pub(crate) brokered: std::sync::atomic::AtomicBool,
+    /// Events the source still holds for this pipeline (NATS: the consumer's
+    /// pending count, as of the last pull).
+    pub(crate) source_pending: AtomicU64,
+    /// Events the source delivered again (NATS: an earlier delivery was not
+    /// acknowledged in time).
+    pub(crate) redelivered: AtomicU64,
 }
 
 /// Why the pipeline stopped before the end of its input.
@@ -83,14 +103,148 @@ pub(crate) enum PipelineError {
     KvSync(#[source] Error),
     #[error("a pipeline task failed: {0}")]
     Task(String),
+    /// The source failed (what, and what to check).
+    #[error("{0}")]
+    Source(String),
+    /// The sink failed (what, and what to check).
+    #[error("{0}")]
+    Sink(String),
+}
+
+/// Where events come from. [`Source::feed`] runs on a thread of its own.
+pub(crate) trait Source: Send {
+    /// The most chunks in flight (read and not yet acknowledged).
+    fn window(&self) -> usize {
+        WINDOW
+    }
+
+    /// Puts events into chunks and sends them to `feed` as they arrive, until the
+    /// input ends, the source is told to stop, or the pipeline stops.
+    fn feed(self: Box<Self>, feed: Feed) -> Result<(), PipelineError>;
+}
+
+/// Where outputs and dead letters go. `id` is the event's identity at its
+/// source, if it has one (NATS: `STREAM:SEQUENCE`), so that writing an output
+/// twice can be recognised.
+pub(crate) trait Sink: Send {
+    /// Writes (or buffers) one output.
+    fn output(&mut self, bytes: &[u8], id: Option<&str>) -> Result<(), PipelineError>;
+    /// Writes (or buffers) one dead letter.
+    fn dead_letter(&mut self, letter: &Value, id: Option<&str>) -> Result<(), PipelineError>;
+    /// Makes everything given so far durable where it went (written out; for a
+    /// broker, acknowledged by it).
+    fn flush(&mut self) -> Result<(), PipelineError>;
+}
+
+/// A chunk's acknowledgement to its source, given once its outputs and dead
+/// letters were flushed and its kv writes are durable.
+pub(crate) trait Acks: Send {
+    /// Tells the source that the chunk's events are done.
+    fn ack(self: Box<Self>) -> Result<(), PipelineError>;
+}
+
+/// What a [`Source`] feeds chunks into.
+pub(crate) struct Feed {
+    window: Arc<Semaphore>,
+    tx: mpsc::Sender<Chunk>,
+    /// The pipeline's runtime, for a source that is async inside.
+    pub(crate) handle: tokio::runtime::Handle,
+    /// The most events a chunk holds.
+    pub(crate) chunk_events: usize,
+    seq: u64,
+    first: u64,
+}
+
+/// Room for one more chunk in the pipeline (see [`Feed::room`]).
+pub(crate) struct Room(OwnedSemaphorePermit);
+
+impl Feed {
+    /// Waits until there is room for one more chunk; `None` once the pipeline
+    /// stopped.
+    pub(crate) fn room(&self) -> Option<Room> {
+        self.handle
+            .block_on(Arc::clone(&self.window).acquire_owned())
+            .ok()
+            .map(Room)
+    }
+
+    /// Sends `events` on as the next chunk, with their acknowledgement (which the
+    /// writer gives once they are done). `false`: the pipeline stopped.
+    pub(crate) fn send(
+        &mut self,
+        room: Room,
+        events: Vec<Event>,
+        acks: Option<Box<dyn Acks>>,
+    ) -> bool {
+        if events.is_empty() && acks.is_none() {
+            return true;
+        }
+        let n = events.len() as u64;
+        let chunk = Chunk {
+            seq: self.seq,
+            first: self.first,
+            events,
+            acks,
+            permit: room.0,
+        };
+        self.seq += 1;
+        self.first += n;
+        self.tx.blocking_send(chunk).is_ok()
+    }
 }
 
 /// One event on its way through the stages.
-struct Event {
+pub(crate) struct Event {
     /// The input line, for the dead letter, once a stage has changed the event
     /// (until then it is the live bytes themselves: no copy per event).
     original: Option<Vec<u8>>,
     slot: Slot,
+    /// Its identity at the source, if it has one (given to the sink).
+    id: Option<String>,
+}
+
+impl Event {
+    /// The event of one input line or message: `None` for a blank one, a dead
+    /// letter for one that is not JSON.
+    pub(crate) fn of(line: &[u8]) -> Option<Event> {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return None;
+        }
+        let slot = match serde_json::from_slice::<serde::de::IgnoredAny>(line) {
+            Ok(_) => Slot::Live(line.to_vec()),
+            Err(e) => Slot::Dead(json!({
+                "event": String::from_utf8_lossy(line),
+                "stage": null,
+                "kind": "bad-input",
+                "error": format!("the input line is not JSON: {e}"),
+            })),
+        };
+        Some(Event {
+            original: None,
+            slot,
+            id: None,
+        })
+    }
+
+    /// The dead letter of an input longer than [`MAX_LINE`], left unread.
+    pub(crate) fn too_long() -> Event {
+        Event {
+            original: None,
+            slot: Slot::Dead(json!({
+                "event": null,
+                "stage": null,
+                "kind": "bad-input",
+                "error": format!("input line longer than {MAX_LINE} bytes"),
+            })),
+            id: None,
+        }
+    }
+
+    /// The same event, known at its source as `id`.
+    pub(crate) fn with_id(mut self, id: String) -> Event {
+        self.id = Some(id);
+        self
+    }
 }
 
 enum Slot {
@@ -109,8 +263,10 @@ struct Chunk {
     /// not events).
     first: u64,
     events: Vec<Event>,
-    /// Returned to the window when the writer is done with the chunk.
-    _permit: OwnedSemaphorePermit,
+    /// Given once the chunk's outputs are flushed.
+    acks: Option<Box<dyn Acks>>,
+    /// Returned to the window when the chunk is acknowledged.
+    permit: OwnedSemaphorePermit,
 }
 
 /// How to run: the stages in order, and the largest `call-batch`.
@@ -158,28 +314,34 @@ impl Record {
 }
 
 impl Pipeline {
-    /// Runs `input` through the stages to `out` and `dead` until the input ends.
+    /// Runs the events of `source` through the stages into `sink` until the
+    /// source ends (or is told to stop).
     ///
     /// # Errors
-    /// An input that cannot be read, an output that cannot be written, a kv store
-    /// that cannot make writes durable. What was written before stays written.
+    /// A source that cannot be read, a sink that cannot be written, a kv store
+    /// that cannot make writes durable. What was written before stays written;
+    /// what was not acknowledged stays with the source.
     pub(crate) async fn run(
         self,
-        input: Box<dyn Read + Send>,
-        out: Box<dyn Write + Send>,
-        dead: Box<dyn Write + Send>,
+        source: Box<dyn Source + Send>,
+        sink: Box<dyn Sink + Send>,
     ) -> Result<(), PipelineError> {
-        let window = Arc::new(Semaphore::new(WINDOW));
-        let chunk_events = self.batch.clamp(CHUNK_EVENTS, 4096);
+        let window = Arc::new(Semaphore::new(source.window().max(1)));
+        let chunk_events = chunk_events(self.batch);
         let (first_tx, mut rx) = mpsc::channel::<Chunk>(QUEUE);
         let handle = tokio::runtime::Handle::current();
-        let reader = {
-            let handle = handle.clone();
-            std::thread::Builder::new()
-                .name("wasp-run-reader".into())
-                .spawn(move || read_chunks(input, chunk_events, &window, &first_tx, &handle))
-                .map_err(|e| PipelineError::Task(format!("cannot start the reader: {e}")))?
+        let feed = Feed {
+            window,
+            tx: first_tx,
+            handle,
+            chunk_events,
+            seq: 0,
+            first: 1,
         };
+        let reader = std::thread::Builder::new()
+            .name("wasp-run-reader".into())
+            .spawn(move || source.feed(feed))
+            .map_err(|e| PipelineError::Task(format!("cannot start the reader: {e}")))?;
         let mut stages = Vec::new();
         for name in &self.stages {
             let (tx, next_rx) = mpsc::channel::<Chunk>(QUEUE);
@@ -200,7 +362,7 @@ impl Pipeline {
         let counters = self.counters.clone();
         let writer = std::thread::Builder::new()
             .name("wasp-run-writer".into())
-            .spawn(move || write_chunks(rx, out, dead, &runtime, &counters))
+            .spawn(move || write_chunks(rx, sink, &runtime, &counters))
             .map_err(|e| PipelineError::Task(format!("cannot start the writer: {e}")))?;
         let mut failed = None;
         for s in stages {
@@ -215,133 +377,20 @@ impl Pipeline {
         })
         .await
         .map_err(|e| PipelineError::Task(e.to_string()))?;
-        match read {
-            Ok(r) => r?,
-            Err(_) => return Err(PipelineError::Task("the reader panicked".into())),
-        };
+        // The writer's failure first: it is what stopped a reader that was fine.
         match written {
             Ok(w) => w?,
             Err(_) => return Err(PipelineError::Task("the writer panicked".into())),
+        };
+        match read {
+            Ok(r) => r?,
+            Err(_) => return Err(PipelineError::Task("the reader panicked".into())),
         };
         match failed {
             Some(e) => Err(e),
             None => Ok(()),
         }
     }
-}
-
-/// The reader thread: lines into chunks, until the input ends.
-fn read_chunks(
-    input: Box<dyn Read + Send>,
-    chunk_events: usize,
-    window: &Arc<Semaphore>,
-    tx: &mpsc::Sender<Chunk>,
-    handle: &tokio::runtime::Handle,
-) -> Result<(), PipelineError> {
-    let mut reader = std::io::BufReader::with_capacity(256 << 10, input);
-    let mut seq = 0;
-    let mut first = 1;
-    let mut line = Vec::new();
-    let mut eof = false;
-    while !eof {
-        let Ok(permit) = handle.block_on(Arc::clone(window).acquire_owned()) else {
-            break;
-        };
-        let mut events = Vec::new();
-        let mut bytes = 0;
-        loop {
-            line.clear();
-            let n = (&mut reader)
-                .take(MAX_LINE as u64 + 1)
-                .read_until(b'\n', &mut line)
-                .map_err(PipelineError::Read)?;
-            if n == 0 {
-                eof = true;
-                break;
-            }
-            if line.len() > MAX_LINE && !line.ends_with(b"\n") {
-                // Skip the rest of an over-long line.
-                skip_line(&mut reader).map_err(PipelineError::Read)?;
-                events.push(Event {
-                    original: None,
-                    slot: Slot::Dead(json!({
-                        "event": null,
-                        "stage": null,
-                        "kind": "bad-input",
-                        "error": format!("input line longer than {MAX_LINE} bytes"),
-                    })),
-                });
-            } else if let Some(event) = event_of(trim(&line)) {
-                bytes += line.len();
-                events.push(event);
-            }
-            if events.len() >= chunk_events || bytes >= CHUNK_BYTES || reader.buffer().is_empty() {
-                break;
-            }
-        }
-        if events.is_empty() {
-            continue;
-        }
-        let n = events.len() as u64;
-        let chunk = Chunk {
-            seq,
-            first,
-            events,
-            _permit: permit,
-        };
-        seq += 1;
-        first += n;
-        if tx.blocking_send(chunk).is_err() {
-            break; // the pipeline stopped
-        }
-    }
-    Ok(())
-}
-
-/// Reads and drops the rest of a line, in bounded pieces.
-fn skip_line(reader: &mut impl BufRead) -> std::io::Result<()> {
-    loop {
-        let buf = reader.fill_buf()?;
-        if buf.is_empty() {
-            return Ok(());
-        }
-        match buf.iter().position(|&b| b == b'\n') {
-            Some(i) => {
-                reader.consume(i + 1);
-                return Ok(());
-            }
-            None => {
-                let n = buf.len();
-                reader.consume(n);
-            }
-        }
-    }
-}
-
-fn trim(b: &[u8]) -> &[u8] {
-    let b = b.strip_suffix(b"\n").unwrap_or(b);
-    b.strip_suffix(b"\r").unwrap_or(b)
-}
-
-/// The event of one input line: `None` for a blank line, a dead letter for a line
-/// that is not JSON.
-fn event_of(line: &[u8]) -> Option<Event> {
-    if line.iter().all(u8::is_ascii_whitespace) {
-        return None;
-    }
-    let slot = match serde_json::from_slice::<serde::de::IgnoredAny>(line) {
-        Ok(_) => Slot::Live(line.to_vec()),
-        Err(e) => Slot::Dead(json!({
-            "event": String::from_utf8_lossy(line),
-            "stage": null,
-            "kind": "bad-input",
-            "error": format!("the input line is not JSON: {e}"),
-        })),
-    };
-    Some(Event {
-        original: None,
-        slot,
-    })
 }
 
 /// One stage of the pipeline.
@@ -599,23 +648,34 @@ fn letter(event: &Event, stage: &str, kind: &str, error: &str) -> Value {
     json!({"event": original, "stage": stage, "kind": kind, "error": error})
 }
 
-/// The writer thread: chunks back in order, kv made durable, lines out.
+/// A chunk written to the sink, not yet flushed: its acknowledgement and its room.
+type Unflushed = (Option<Box<dyn Acks>>, OwnedSemaphorePermit);
+
+/// Flushes the sink, then acknowledges what it flushed and gives its room back.
+fn flush(sink: &mut Box<dyn Sink + Send>, unflushed: &mut Vec<Unflushed>) -> Result<(), PipelineError> {
+    sink.flush()?;
+    for (acks, permit) in unflushed.drain(..) {
+        if let Some(acks) = acks {
+            acks.ack()?;
+        }
+        drop(permit);
+    }
+    Ok(())
+}
+
+/// The writer thread: chunks back in order, kv made durable, outputs to the
+/// sink, and once flushed, the chunks acknowledged to their source.
 fn write_chunks(
     mut rx: mpsc::Receiver<Chunk>,
-    out: Box<dyn Write + Send>,
-    dead: Box<dyn Write + Send>,
+    mut sink: Box<dyn Sink + Send>,
     runtime: &Runtime,
     counters: &Counters,
 ) -> Result<(), PipelineError> {
-    let mut out = BufWriter::with_capacity(64 << 10, out);
-    let mut dead = BufWriter::with_capacity(16 << 10, dead);
     let mut waiting: BTreeMap<u64, Chunk> = BTreeMap::new();
+    // Written, not yet flushed: acknowledged (and their room given back) after.
+    let mut unflushed: Vec<Unflushed> = Vec::new();
     let mut next = 0;
     let mut flushed = Instant::now();
-    let flush = |out: &mut BufWriter<_>, dead: &mut BufWriter<_>| -> Result<(), PipelineError> {
-        out.flush().map_err(PipelineError::Write)?;
-        dead.flush().map_err(PipelineError::DeadLetter)
-    };
     let mut open = true;
     while open {
         // Take every chunk that is done, without waiting; wait only when none is.
@@ -627,7 +687,7 @@ fn write_chunks(
             Err(mpsc::error::TryRecvError::Disconnected) => open = false,
             Err(mpsc::error::TryRecvError::Empty) => {
                 if !waiting.contains_key(&next) {
-                    flush(&mut out, &mut dead)?;
+                    flush(&mut sink, &mut unflushed)?;
                     flushed = Instant::now();
                     match rx.blocking_recv() {
                         Some(chunk) => {
@@ -655,34 +715,31 @@ fn write_chunks(
         for chunk in ready {
             events += chunk.events.len() as u64;
             for event in chunk.events {
-                match event.slot {
+                let id = event.id.as_deref();
+                match &event.slot {
                     Slot::Live(bytes) => {
                         written += 1;
-                        out.write_all(&bytes)
-                            .and_then(|()| out.write_all(b"\n"))
-                            .map_err(PipelineError::Write)?;
+                        sink.output(bytes, id)?;
                     }
                     Slot::Dropped => dropped += 1,
                     Slot::Dead(letter) => {
                         dead_lettered += 1;
-                        serde_json::to_writer(&mut dead, &letter)
-                            .map_err(std::io::Error::from)
-                            .and_then(|()| dead.write_all(b"\n"))
-                            .map_err(PipelineError::DeadLetter)?;
+                        sink.dead_letter(letter, id)?;
                     }
                 }
             }
+            unflushed.push((chunk.acks, chunk.permit));
         }
         counters.events.fetch_add(events, Ordering::Relaxed);
         counters.out.fetch_add(written, Ordering::Relaxed);
         counters.dropped.fetch_add(dropped, Ordering::Relaxed);
         counters.dead.fetch_add(dead_lettered, Ordering::Relaxed);
         if flushed.elapsed() >= FLUSH_EVERY {
-            flush(&mut out, &mut dead)?;
+            flush(&mut sink, &mut unflushed)?;
             flushed = Instant::now();
         }
     }
-    flush(&mut out, &mut dead)?;
+    flush(&mut sink, &mut unflushed)?;
     if !waiting.is_empty() {
         return Err(PipelineError::Task(format!(
             "{} chunks of events were not written: an earlier chunk was lost",

@@ -9,7 +9,8 @@ use std::time::Duration;
 use wasp_host::Plugins;
 use wasp_host::manifest::Manifest;
 
-use crate::pipeline::Pipeline;
+use crate::pipeline::lines::{Lines, LinesSink};
+use crate::pipeline::{Pipeline, Sink, Source};
 use crate::{CliResult, Failure, build_runtime, manifest_path};
 
 #[derive(clap::Args)]
@@ -17,12 +18,22 @@ pub(crate) struct Args {
     /// The manifest (default ./wasp.toml); it must have a [pipeline].
     #[arg(short, long, value_name = "FILE")]
     manifest: Option<PathBuf>,
-    /// Read events from FILE instead of stdin.
+    /// Read events from FILE instead of the manifest's [pipeline.source] (or
+    /// stdin); `-` is stdin.
     #[arg(long, value_name = "FILE")]
     input: Option<PathBuf>,
-    /// Write failed events to FILE instead of stderr (one JSON line each).
+    /// Write outputs to FILE instead of the manifest's [pipeline.sink] (or
+    /// stdout); `-` is stdout.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Write failed events to FILE instead of stderr (one JSON line each), unless
+    /// the sink publishes them (a [pipeline.sink] dead-letter subject).
     #[arg(long, value_name = "FILE")]
     dead_letter: Option<PathBuf>,
+    /// With a NATS source: stop, as on SIGTERM, once the consumer has nothing
+    /// left to deliver and nothing unacknowledged (the stream is drained).
+    #[arg(long)]
+    until_idle: bool,
     /// Reload a plugin when its file changes (a new file that does not load
     /// keeps the old version serving).
     #[arg(long)]
@@ -130,13 +141,10 @@ pub(crate) async fn run(a: Args) -> CliResult {
         })?),
         None => Box::new(std::io::stderr()),
     };
-    let input: Box<dyn std::io::Read + Send> =
-        match &a.input {
-            Some(p) => Box::new(std::fs::File::open(p).map_err(|e| {
-                Failure::usage(format!("cannot open the input {}: {e}", p.display()))
-            })?),
-            None => Box::new(std::io::stdin()),
-        };
+    let stop = Stop::default();
+    let (source, brokered) = source_of(&a, &manifest, &stop, &totals).await?;
+    let sink = sink_of(&a, &manifest, dead).await?;
+    let _signals = brokered.then(|| stop.on_signals());
     let pipeline = Pipeline {
         runtime: runtime.clone(),
         plugins: plugins.clone(),
@@ -146,7 +154,7 @@ pub(crate) async fn run(a: Args) -> CliResult {
         record,
     };
     pipeline
-        .run(input, Box::new(std::io::stdout()), dead)
+        .run(source, sink)
         .await
         .map_err(|e| Failure::usage(e.to_string()))?;
     rollouts.finish().await;
@@ -169,6 +177,141 @@ pub(crate) async fn run(a: Args) -> CliResult {
         n(&totals.dead)
     );
     Ok(())
+}
+
+/// Set when the pipeline should stop taking events in (SIGTERM, Ctrl-C,
+/// `--until-idle`), finish what is in flight and end.
+#[derive(Clone, Default)]
+pub(crate) struct Stop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Stop {
+    pub(crate) fn is_set(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn set(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Sets it on the first SIGTERM or Ctrl-C; a second one ends the process at
+    /// once (exit 130: what was not acknowledged is redelivered).
+    fn on_signals(&self) -> AbortOnDrop {
+        let stop = self.clone();
+        AbortOnDrop(tokio::spawn(async move {
+            let mut first = true;
+            loop {
+                #[cfg(unix)]
+                {
+                    use tokio::signal::unix::{SignalKind, signal};
+                    let (Ok(mut term), Ok(mut int)) =
+                        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+                    else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
+                }
+                #[cfg(not(unix))]
+                if tokio::signal::ctrl_c().await.is_err() {
+                    return;
+                }
+                if !first {
+                    eprintln!("stopping now: what was not acknowledged will be redelivered");
+                    std::process::exit(130);
+                }
+                first = false;
+                eprintln!("stopping: finishing the events in flight (again to stop at once)");
+                stop.set();
+            }
+        }))
+    }
+}
+
+/// `--input`, else the manifest's `[pipeline.source]`, else stdin; and whether it
+/// is a broker (which redelivers what was not acknowledged).
+async fn source_of(
+    a: &Args,
+    manifest: &Manifest,
+    stop: &Stop,
+    counters: &Arc<crate::pipeline::Counters>,
+) -> Result<(Box<dyn Source + Send>, bool), Failure> {
+    if let Some(p) = &a.input {
+        if p.as_os_str() == "-" {
+            return Ok((Box::new(Lines(Box::new(std::io::stdin()))), false));
+        }
+        let f = std::fs::File::open(p)
+            .map_err(|e| Failure::usage(format!("cannot open the input {}: {e}", p.display())))?;
+        return Ok((Box::new(Lines(Box::new(f))), false));
+    }
+    match manifest.source() {
+        None => {
+            if a.until_idle {
+                return Err(Failure::usage(
+                    "--until-idle needs a NATS source ([pipeline.source] in the manifest)",
+                ));
+            }
+            Ok((Box::new(Lines(Box::new(std::io::stdin()))), false))
+        }
+        #[cfg(feature = "nats")]
+        Some(wasp_host::manifest::Source::Nats(spec)) => {
+            let source = crate::nats::NatsSource::open(
+                spec,
+                manifest.batch() as usize,
+                stop.clone(),
+                a.until_idle,
+                counters.clone(),
+            )
+            .await?;
+            Ok((Box::new(source), true))
+        }
+        #[allow(unreachable_patterns)]
+        Some(_) => {
+            let _ = (stop, counters);
+            Err(Failure::usage(format!(
+                "{}: [pipeline.source] names NATS, but this wasp was built without the \
+                 `nats` feature; rebuild with it, or give --input",
+                manifest.file().display()
+            )))
+        }
+    }
+}
+
+/// `--output`, else the manifest's `[pipeline.sink]`, else stdout.
+async fn sink_of(
+    a: &Args,
+    manifest: &Manifest,
+    dead: Box<dyn std::io::Write + Send>,
+) -> Result<Box<dyn Sink + Send>, Failure> {
+    let stdout = || -> Box<dyn std::io::Write + Send> { Box::new(std::io::stdout()) };
+    if let Some(p) = &a.output {
+        let out: Box<dyn std::io::Write + Send> = if p.as_os_str() == "-" {
+            stdout()
+        } else {
+            Box::new(std::fs::File::create(p).map_err(|e| {
+                Failure::usage(format!("cannot create the output {}: {e}", p.display()))
+            })?)
+        };
+        return Ok(Box::new(LinesSink::new(out, dead)));
+    }
+    match manifest.sink() {
+        None => Ok(Box::new(LinesSink::new(stdout(), dead))),
+        #[cfg(feature = "nats")]
+        Some(wasp_host::manifest::Sink::Nats(spec)) => {
+            let source = match (&a.input, manifest.source()) {
+                (None, Some(wasp_host::manifest::Source::Nats(s))) => Some(s),
+                _ => None,
+            };
+            Ok(Box::new(crate::nats::NatsSink::open(spec, source, dead).await?))
+        }
+        #[allow(unreachable_patterns)]
+        Some(_) => Err(Failure::usage(format!(
+            "{}: [pipeline.sink] names NATS, but this wasp was built without the `nats` \
+             feature; rebuild with it, or give --output",
+            manifest.file().display()
+        ))),
+    }
 }
 
 fn ms(d: Duration) -> String {

@@ -34,6 +34,10 @@ use serde::Deserialize;
 use serde_spanned::Spanned;
 
 pub use crate::error::ManifestError;
+pub use crate::spec::pipeline::{
+    DEFAULT_ACK_WAIT, NatsServer, NatsSink, NatsSource, Sink, Source,
+};
+use crate::spec::pipeline::{name_problem, subject_problem, url_problem};
 use crate::spec::grants::{FileGrant, FileMode, Grants};
 use crate::spec::limits::Limits;
 use crate::spec::options::{InstanceMode, PluginOptions};
@@ -138,6 +142,31 @@ struct RawFileGrant {
 struct RawPipeline {
     stages: Spanned<Vec<Spanned<String>>>,
     batch: Option<Spanned<u32>>,
+    source: Option<Spanned<RawSource>>,
+    sink: Option<Spanned<RawSink>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawSource {
+    nats: Option<Spanned<String>>,
+    stream: Option<Spanned<String>>,
+    consumer: Option<Spanned<String>>,
+    subject: Option<Spanned<String>>,
+    ack_wait: Option<Spanned<Dur>>,
+    creds: Option<Spanned<String>>,
+    tls: Option<bool>,
+    ordered: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawSink {
+    nats: Option<Spanned<String>>,
+    subject: Option<Spanned<String>>,
+    dead_letter: Option<Spanned<String>>,
+    creds: Option<Spanned<String>>,
+    tls: Option<bool>,
 }
 
 // ---- the validated manifest ------------------------------------------------
@@ -164,6 +193,8 @@ pub struct Manifest {
     plugins: BTreeMap<String, PluginEntry>,
     pipeline: Option<Vec<String>>,
     batch: u32,
+    source: Option<Source>,
+    sink: Option<Sink>,
 }
 
 /// `[pipeline] batch` when not given: events per `call-batch` to a 0.3.0 stage.
@@ -463,6 +494,35 @@ impl Manifest {
         self.batch
     }
 
+    /// `[pipeline.source]`: where `wasp run` reads events when no `--input` is
+    /// given (`None`: stdin).
+    pub fn source(&self) -> Option<&Source> {
+        self.source.as_ref()
+    }
+
+    /// `[pipeline.sink]`: where `wasp run` writes outputs when no `--output` is
+    /// given (`None`: stdout).
+    ///
+    /// ```
+    /// use wasp_host::manifest::{Manifest, Sink};
+    /// let m = Manifest::parse(r#"
+    /// [plugins.a]
+    /// path = "a.wasm"
+    /// [pipeline]
+    /// stages = ["a"]
+    /// [pipeline.sink]
+    /// nats = "nats://127.0.0.1:4222"
+    /// subject = "results"
+    /// dead-letter = "dead"
+    /// "#, "wasp.toml")?;
+    /// let Some(Sink::Nats(s)) = m.sink() else { panic!() };
+    /// assert_eq!((s.subject.as_str(), s.dead_letter.as_deref()), ("results", Some("dead")));
+    /// # Ok::<(), wasp_host::manifest::ManifestError>(())
+    /// ```
+    pub fn sink(&self) -> Option<&Sink> {
+        self.sink.as_ref()
+    }
+
     /// An error found after parsing (at load), placed where `entry`'s `path`
     /// was written.
     pub(crate) fn error_at_path(&self, entry: &PluginEntry, message: String) -> ManifestError {
@@ -643,8 +703,15 @@ impl Validator<'_> {
             plugins.insert(name, entry);
         }
         let mut batch = DEFAULT_BATCH;
+        let (mut source, mut sink) = (None, None);
         let pipeline = match raw.pipeline {
             Some(p) => {
+                if let Some(s) = p.source {
+                    source = Some(self.source(s)?);
+                }
+                if let Some(s) = p.sink {
+                    sink = Some(self.sink(s)?);
+                }
                 if let Some(b) = p.batch {
                     let n = *b.get_ref();
                     if n == 0 || n > MAX_BATCH {
@@ -696,7 +763,137 @@ impl Validator<'_> {
             plugins,
             pipeline,
             batch,
+            source,
+            sink,
         })
+    }
+
+    /// A `[pipeline.source]` table.
+    fn source(&self, raw: Spanned<RawSource>) -> Result<Source, ManifestError> {
+        let span = raw.span();
+        let raw = raw.into_inner();
+        let key = "pipeline.source";
+        let server = self.server(span.clone(), key, raw.nats, raw.creds, raw.tls)?;
+        let Some(stream) = raw.stream else {
+            return self.err(
+                span,
+                &format!("{key}.stream"),
+                "a NATS source needs the JetStream stream to read: stream = \"events\"",
+            );
+        };
+        let stream = self.name(stream, &format!("{key}.stream"))?;
+        let consumer = match raw.consumer {
+            Some(c) => self.name(c, &format!("{key}.consumer"))?,
+            None => "wasp".to_string(),
+        };
+        let filter = match raw.subject {
+            Some(s) => Some(self.subject(s, &format!("{key}.subject"), true)?),
+            None => None,
+        };
+        let ack_wait = match raw.ack_wait {
+            Some(d) if d.get_ref().0.is_zero() => {
+                return self.err(
+                    d.span(),
+                    &format!("{key}.ack-wait"),
+                    "ack-wait is how long a delivered event waits for its acknowledgement; more than 0",
+                );
+            }
+            Some(d) => d.into_inner().0,
+            None => DEFAULT_ACK_WAIT,
+        };
+        Ok(Source::Nats(NatsSource {
+            server,
+            stream,
+            consumer,
+            filter,
+            ack_wait,
+            ordered: raw.ordered.unwrap_or(false),
+        }))
+    }
+
+    /// A `[pipeline.sink]` table.
+    fn sink(&self, raw: Spanned<RawSink>) -> Result<Sink, ManifestError> {
+        let span = raw.span();
+        let raw = raw.into_inner();
+        let key = "pipeline.sink";
+        let server = self.server(span.clone(), key, raw.nats, raw.creds, raw.tls)?;
+        let Some(subject) = raw.subject else {
+            return self.err(
+                span,
+                &format!("{key}.subject"),
+                "a NATS sink needs the subject outputs are published to: subject = \"results\"",
+            );
+        };
+        let subject = self.subject(subject, &format!("{key}.subject"), false)?;
+        let dead_letter = match raw.dead_letter {
+            Some(s) => Some(self.subject(s, &format!("{key}.dead-letter"), false)?),
+            None => None,
+        };
+        Ok(Sink::Nats(NatsSink {
+            server,
+            subject,
+            dead_letter,
+        }))
+    }
+
+    /// The `nats`, `creds` and `tls` keys of a source or sink table.
+    fn server(
+        &self,
+        span: std::ops::Range<usize>,
+        key: &str,
+        nats: Option<Spanned<String>>,
+        creds: Option<Spanned<String>>,
+        tls: Option<bool>,
+    ) -> Result<NatsServer, ManifestError> {
+        let Some(url) = nats else {
+            return self.err(
+                span,
+                &format!("{key}.nats"),
+                "name the NATS server: nats = \"nats://127.0.0.1:4222\" (NATS JetStream is \
+                 the engine a source or sink can use)",
+            );
+        };
+        if let Some(problem) = url_problem(url.get_ref()) {
+            return self.err(
+                url.span(),
+                &format!("{key}.nats"),
+                format!("invalid NATS URL `{}`: {problem}", url.get_ref()),
+            );
+        }
+        Ok(NatsServer {
+            url: url.into_inner(),
+            creds: creds.map(|c| self.dir.join(c.into_inner())),
+            tls: tls.unwrap_or(false),
+        })
+    }
+
+    /// A stream or consumer name.
+    fn name(&self, name: Spanned<String>, key: &str) -> Result<String, ManifestError> {
+        match name_problem(name.get_ref()) {
+            Some(problem) => self.err(
+                name.span(),
+                key,
+                format!("invalid name `{}`: {problem}", name.get_ref()),
+            ),
+            None => Ok(name.into_inner()),
+        }
+    }
+
+    /// A subject (`wildcards`: a filter, which may have them).
+    fn subject(
+        &self,
+        subject: Spanned<String>,
+        key: &str,
+        wildcards: bool,
+    ) -> Result<String, ManifestError> {
+        match subject_problem(subject.get_ref(), wildcards) {
+            Some(problem) => self.err(
+                subject.span(),
+                key,
+                format!("invalid subject `{}`: {problem}", subject.get_ref()),
+            ),
+            None => Ok(subject.into_inner()),
+        }
     }
 
     fn key_files(&self, keys: Vec<Spanned<String>>) -> Vec<KeyFile> {
@@ -1090,6 +1287,48 @@ stages = ["upper"]
                 "runtime.kv-comit",
                 "unknown field",
             ),
+            (
+                "[plugins.a]\npath = \"a.wasm\"\n[pipeline]\nstages = [\"a\"]\n[pipeline.source]\nnats = \"nats://h:1\"\nstream = \"ev.ents\"\n",
+                7,
+                "pipeline.source.stream",
+                "invalid name",
+            ),
+            (
+                "[plugins.a]\npath = \"a.wasm\"\n[pipeline]\nstages = [\"a\"]\n[pipeline.source]\nstream = \"events\"\n",
+                5,
+                "pipeline.source.nats",
+                "name the NATS server",
+            ),
+            (
+                "[plugins.a]\npath = \"a.wasm\"\n[pipeline]\nstages = [\"a\"]\n[pipeline.source]\nnats = \"127.0.0.1:4222\"\nstream = \"e\"\n",
+                6,
+                "pipeline.source.nats",
+                "scheme",
+            ),
+            (
+                "[plugins.a]\npath = \"a.wasm\"\n[pipeline]\nstages = [\"a\"]\n[pipeline.source]\nnats = \"nats://h:1\"\nstream = \"e\"\nack-wait = \"0s\"\n",
+                8,
+                "pipeline.source.ack-wait",
+                "more than 0",
+            ),
+            (
+                "[plugins.a]\npath = \"a.wasm\"\n[pipeline]\nstages = [\"a\"]\n[pipeline.source]\nnats = \"nats://h:1\"\nstream = \"e\"\nacks = 1\n",
+                8,
+                "pipeline.source.acks",
+                "unknown field",
+            ),
+            (
+                "[plugins.a]\npath = \"a.wasm\"\n[pipeline]\nstages = [\"a\"]\n[pipeline.sink]\nnats = \"nats://h:1\"\nsubject = \"results.>\"\n",
+                7,
+                "pipeline.sink.subject",
+                "without '*' or '>'",
+            ),
+            (
+                "[plugins.a]\npath = \"a.wasm\"\n[pipeline]\nstages = [\"a\"]\n[pipeline.sink]\nnats = \"nats://h:1\"\n",
+                5,
+                "pipeline.sink.subject",
+                "needs the subject",
+            ),
             ("[plugins.a]\n", 1, "plugins.a", "missing field `path`"),
             ("[plugins.a\n", 1, "", ""),
         ];
@@ -1099,6 +1338,30 @@ stages = ["upper"]
             assert_eq!(e.key(), *key, "{text}: {e}");
             assert!(e.message().contains(msg), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn source_and_sink() {
+        let m = parse(
+            "[plugins.a]\npath = \"a.wasm\"\n[pipeline]\nstages = [\"a\"]\n[pipeline.source]\nnats = \"nats://127.0.0.1:4222\"\nstream = \"events\"\n\
+             consumer = \"w\"\nsubject = \"events.in.*\"\nack-wait = \"2s\"\ncreds = \"x.creds\"\n\
+             tls = true\nordered = true\n\
+             [pipeline.sink]\nnats = \"nats://127.0.0.1:4222\"\nsubject = \"results\"\n",
+        )
+        .unwrap();
+        let Some(Source::Nats(s)) = m.source() else {
+            panic!("a NATS source")
+        };
+        assert_eq!((s.stream.as_str(), s.consumer.as_str()), ("events", "w"));
+        assert_eq!(s.subject(), "events.in.*");
+        assert_eq!(s.ack_wait, Duration::from_secs(2));
+        assert!(s.server.tls && s.ordered);
+        assert!(s.server.creds.as_ref().unwrap().ends_with("x.creds"));
+        let Some(Sink::Nats(k)) = m.sink() else {
+            panic!("a NATS sink")
+        };
+        assert_eq!((k.subject.as_str(), k.dead_letter.as_deref()), ("results", None));
+        assert!(parse("[plugins.a]\npath = \"a.wasm\"\n[pipeline]\nstages = [\"a\"]\n").unwrap().source().is_none());
     }
 
     #[test]

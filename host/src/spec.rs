@@ -12,6 +12,7 @@ pub(crate) mod info;
 pub(crate) mod keys;
 pub(crate) mod limits;
 pub(crate) mod options;
+pub(crate) mod pipeline;
 pub(crate) mod units;
 
 use std::fmt;
