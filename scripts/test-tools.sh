@@ -2,6 +2,7 @@
 # The system tools the tests use, installed with the system package manager when
 # missing (as root, on Debian/Ubuntu); otherwise the command to run is printed.
 #   ssh-keygen (openssh-client): the signing tests make keys the way operators do.
+#   nats-server: the scale-out tests start their own JetStream server.
 set -eu
 
 need() { # command package
@@ -19,3 +20,4 @@ need() { # command package
 }
 
 need ssh-keygen openssh-client
+need nats-server nats-server

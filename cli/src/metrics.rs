@@ -1,6 +1,8 @@
 //! `wasp run --metrics ADDR`: the plugins' metrics (from `wasp_host::prometheus`)
 //! and the pipeline's own, `wasp_events_total{outcome}` and
-//! `wasp_dead_letters_total`, served at `http://ADDR/metrics`.
+//! `wasp_dead_letters_total`, and with a broker source (NATS) its
+//! `wasp_source_pending` and `wasp_source_redelivered_total`, served at
+//! `http://ADDR/metrics`.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -41,7 +43,24 @@ impl Collector for PipelineCollector {
             None,
             MetricType::Counter,
         )?
-        .encode_counter::<NoLabelSet, _, u64>(&c.dead.load(Ordering::Relaxed), None)
+        .encode_counter::<NoLabelSet, _, u64>(&c.dead.load(Ordering::Relaxed), None)?;
+        if !c.brokered.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        enc.encode_descriptor(
+            "wasp_source_pending",
+            "Events the source still holds for this pipeline (the consumer's pending count at the last pull)",
+            None,
+            MetricType::Gauge,
+        )?
+        .encode_gauge::<NoLabelSet, _, u64>(&c.source_pending.load(Ordering::Relaxed))?;
+        enc.encode_descriptor(
+            "wasp_source_redelivered",
+            "Events the source delivered again because an earlier delivery was not acknowledged in time",
+            None,
+            MetricType::Counter,
+        )?
+        .encode_counter::<NoLabelSet, _, u64>(&c.redelivered.load(Ordering::Relaxed), None)
     }
 }
 
