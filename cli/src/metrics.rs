@@ -53,7 +53,7 @@ impl Collector for PipelineCollector {
             None,
             MetricType::Gauge,
         )?
-        .encode_gauge::<NoLabelSet, _, u64>(&c.source_pending.load(Ordering::Relaxed))?;
+        .encode_gauge::<u64>(&c.source_pending.load(Ordering::Relaxed))?;
         enc.encode_descriptor(
             "wasp_source_redelivered",
             "Events the source delivered again because an earlier delivery was not acknowledged in time",

@@ -564,12 +564,13 @@ pub(crate) async fn publish(a: PublishArgs) -> crate::CliResult {
     let client = connect(&spec.server).await?;
     let js = jetstream::new(client);
     open_stream(&js, spec).await?;
-    let input: Box<dyn std::io::Read + Send> = match &a.input {
-        Some(p) if p.as_os_str() != "-" => Box::new(std::fs::File::open(p).map_err(|e| {
-            Failure::usage(format!("cannot open the input {}: {e}", p.display()))
-        })?),
-        _ => Box::new(std::io::stdin()),
-    };
+    let input: Box<dyn std::io::Read + Send> =
+        match &a.input {
+            Some(p) if p.as_os_str() != "-" => Box::new(std::fs::File::open(p).map_err(|e| {
+                Failure::usage(format!("cannot open the input {}: {e}", p.display()))
+            })?),
+            _ => Box::new(std::io::stdin()),
+        };
     let url = &spec.server.url;
     let mut reader = std::io::BufReader::with_capacity(256 << 10, input);
     let mut line = Vec::new();

@@ -652,7 +652,10 @@ fn letter(event: &Event, stage: &str, kind: &str, error: &str) -> Value {
 type Unflushed = (Option<Box<dyn Acks>>, OwnedSemaphorePermit);
 
 /// Flushes the sink, then acknowledges what it flushed and gives its room back.
-fn flush(sink: &mut Box<dyn Sink + Send>, unflushed: &mut Vec<Unflushed>) -> Result<(), PipelineError> {
+fn flush(
+    sink: &mut Box<dyn Sink + Send>,
+    unflushed: &mut Vec<Unflushed>,
+) -> Result<(), PipelineError> {
     sink.flush()?;
     for (acks, permit) in unflushed.drain(..) {
         if let Some(acks) = acks {

@@ -169,8 +169,15 @@ pub(crate) async fn run(a: Args) -> CliResult {
         }
     }
     let n = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    // A broker source adds what it delivered again (an earlier delivery, to
+    // this worker or another, was not acknowledged within the ack wait).
+    let again = if totals.brokered.load(std::sync::atomic::Ordering::Relaxed) {
+        format!(", {} delivered again", n(&totals.redelivered))
+    } else {
+        String::new()
+    };
     eprintln!(
-        "summary: {} events, {} out, {} dropped by a stage, {} dead-lettered",
+        "summary: {} events, {} out, {} dropped by a stage, {} dead-lettered{again}",
         n(&totals.events),
         n(&totals.out),
         n(&totals.dropped),
@@ -203,9 +210,10 @@ impl Stop {
                 #[cfg(unix)]
                 {
                     use tokio::signal::unix::{SignalKind, signal};
-                    let (Ok(mut term), Ok(mut int)) =
-                        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-                    else {
+                    let (Ok(mut term), Ok(mut int)) = (
+                        signal(SignalKind::terminate()),
+                        signal(SignalKind::interrupt()),
+                    ) else {
                         return;
                     };
                     tokio::select! {
@@ -303,7 +311,9 @@ async fn sink_of(
                 (None, Some(wasp_host::manifest::Source::Nats(s))) => Some(s),
                 _ => None,
             };
-            Ok(Box::new(crate::nats::NatsSink::open(spec, source, dead).await?))
+            Ok(Box::new(
+                crate::nats::NatsSink::open(spec, source, dead).await?,
+            ))
         }
         #[allow(unreachable_patterns)]
         Some(_) => Err(Failure::usage(format!(

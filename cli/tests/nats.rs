@@ -110,7 +110,12 @@ fn manifest(dir: &Path, url: &str, source_extra: &str) -> PathBuf {
 }
 
 /// `n` events `{"id":I,…}`, `poison(I)` naming the poison to put in event I.
-fn events(dir: &Path, n: u64, extra: &str, poison: impl Fn(u64) -> Option<&'static str>) -> PathBuf {
+fn events(
+    dir: &Path,
+    n: u64,
+    extra: &str,
+    poison: impl Fn(u64) -> Option<&'static str>,
+) -> PathBuf {
     use std::fmt::Write;
     let mut text = String::with_capacity(n as usize * 40);
     for id in 0..n {
@@ -128,7 +133,12 @@ fn events(dir: &Path, n: u64, extra: &str, poison: impl Fn(u64) -> Option<&'stat
 /// `wasp publish -m M FILE`: every event is in the stream.
 fn publish(m: &Path, input: &Path, n: u64) {
     let out = wasp()
-        .args(["publish", "-m", m.to_str().unwrap(), input.to_str().unwrap()])
+        .args([
+            "publish",
+            "-m",
+            m.to_str().unwrap(),
+            input.to_str().unwrap(),
+        ])
         .timeout(LIMIT)
         .assert()
         .success()
@@ -250,7 +260,9 @@ fn three_workers_one_killed_mid_run_every_output_once() {
 
     let rt = runtime();
     let js = rt.block_on(async { jetstream::new(async_nats::connect(&server.url).await.unwrap()) });
-    let logs: Vec<PathBuf> = (0..4).map(|i| dir.path().join(format!("worker{i}.log"))).collect();
+    let logs: Vec<PathBuf> = (0..4)
+        .map(|i| dir.path().join(format!("worker{i}.log")))
+        .collect();
     let mut workers: Vec<Child> = (0..3)
         .map(|i| worker(&m, &logs[i], &["--until-idle"]))
         .collect();
@@ -274,6 +286,7 @@ fn three_workers_one_killed_mid_run_every_output_once() {
         let log = std::fs::read_to_string(&logs[i]).unwrap();
         assert!(status.success(), "worker {i}: {status}\n{log}");
         assert!(log.contains("summary:"), "{log}");
+        eprintln!("worker {i}: {}", log.lines().last().unwrap_or_default());
     }
 
     let (results, dead, info) = rt.block_on(async {
@@ -287,12 +300,18 @@ fn three_workers_one_killed_mid_run_every_output_once() {
     let outputs = tally(&results, |v| v["id"].as_u64().unwrap());
     let expected: Vec<u64> = (0..n).filter(|i| poison(*i).is_none()).collect();
     assert_eq!(outputs.keys().copied().collect::<Vec<_>>(), expected);
-    assert!(outputs.values().all(|c| *c == 1), "an output was published twice");
+    assert!(
+        outputs.values().all(|c| *c == 1),
+        "an output was published twice"
+    );
     assert!(results.iter().all(|v| v["poison"].is_null()));
     // Every poisoned event's dead letter exactly once, with the stage's error.
     let letters = tally(&dead, |v| v["event"]["id"].as_u64().unwrap());
     assert_eq!(letters.keys().copied().collect::<Vec<_>>(), poisoned);
-    assert!(letters.values().all(|c| *c == 1), "a dead letter was published twice");
+    assert!(
+        letters.values().all(|c| *c == 1),
+        "a dead letter was published twice"
+    );
     for d in &dead {
         let kind = d["kind"].as_str().unwrap();
         match d["event"]["poison"].as_str().unwrap() {
@@ -300,8 +319,37 @@ fn three_workers_one_killed_mid_run_every_output_once() {
             _ => assert_eq!(kind, "plugin-error", "{d}"),
         }
     }
-    // Nothing is left undelivered or unacknowledged.
+    eprintln!(
+        "{} deliveries of {} events; {} results, {} dead letters",
+        info.delivered.consumer_sequence,
+        info.delivered.stream_sequence,
+        results.len(),
+        dead.len()
+    );
+    // Nothing is left undelivered or unacknowledged, and what the killed worker
+    // held unacknowledged was delivered again (each delivery takes a consumer
+    // sequence number; each event has one stream sequence number).
     assert_eq!((info.num_pending, info.num_ack_pending), (0, 0));
+    assert!(
+        info.delivered.consumer_sequence > n,
+        "the killed worker held nothing in flight?"
+    );
+    let again: u64 = (1..4)
+        .map(|i| {
+            let log = std::fs::read_to_string(&logs[i]).unwrap();
+            let summary = log.lines().find(|l| l.starts_with("summary:")).unwrap();
+            let n = summary
+                .split(", ")
+                .find(|p| p.ends_with(" delivered again"));
+            n.unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(again, info.delivered.consumer_sequence - n);
 }
 
 #[test]
@@ -323,6 +371,33 @@ fn sigterm_finishes_what_is_in_flight_and_nothing_is_redelivered() {
         assert!(Instant::now() < deadline, "no progress");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // --metrics has the source's figures: what the consumer still holds.
+    let addr = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("metrics: http://")?
+                .strip_suffix("/metrics")
+                .map(String::from)
+        })
+        .expect("a metrics line");
+    let metrics = ureq::get(&format!("http://{addr}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let pending: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("wasp_source_pending "))
+        .unwrap_or_else(|| panic!("{metrics}"))
+        .parse()
+        .unwrap();
+    assert!(pending > 0.0 && pending < n as f64, "{metrics}");
+    assert!(
+        metrics.contains("wasp_source_redelivered_total 0"),
+        "{metrics}"
+    );
     let term = Command::new("kill")
         .args(["-TERM", &w.id().to_string()])
         .status()
@@ -331,18 +406,17 @@ fn sigterm_finishes_what_is_in_flight_and_nothing_is_redelivered() {
     let status = exit_of(&mut w, &log);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(status.success(), "{status}\n{text}");
-    assert!(text.contains("stopping: finishing the events in flight"), "{text}");
+    assert!(
+        text.contains("stopping: finishing the events in flight"),
+        "{text}"
+    );
     let summary = text.lines().find(|l| l.starts_with("summary:")).unwrap();
-    let done: u64 = summary
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let done: u64 = summary.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!(done < n, "SIGTERM came after the end: {summary}");
 
     // Everything it took is out and acknowledged: nothing waits for redelivery.
-    let (out, info) = rt.block_on(async { (count(&js, "results").await, consumer_info(&js).await) });
+    let (out, info) =
+        rt.block_on(async { (count(&js, "results").await, consumer_info(&js).await) });
     assert_eq!(out, done, "{summary}");
     assert_eq!(info.num_ack_pending, 0);
     assert_eq!(info.num_pending, n - done);
@@ -352,11 +426,16 @@ fn sigterm_finishes_what_is_in_flight_and_nothing_is_redelivered() {
     let log2 = dir.path().join("worker2.log");
     let mut w2 = worker(&m, &log2, &["--until-idle"]);
     assert!(exit_of(&mut w2, &log2).success());
-    let (results, info) = rt.block_on(async { (messages(&js, "results").await, consumer_info(&js).await) });
+    let (results, info) =
+        rt.block_on(async { (messages(&js, "results").await, consumer_info(&js).await) });
     let outputs = tally(&results, |v| v["id"].as_u64().unwrap());
     assert_eq!(outputs.len() as u64, n);
     assert!(outputs.values().all(|c| *c == 1));
-    assert_eq!(info.num_redelivered, 0, "an event was delivered twice");
+    assert_eq!(
+        info.delivered.consumer_sequence, info.delivered.stream_sequence,
+        "an event was delivered twice"
+    );
+    assert_eq!(info.num_ack_pending, 0);
 }
 
 #[test]
@@ -384,19 +463,31 @@ fn an_unreachable_server_is_exit_2_with_its_url() {
 fn ordered_keeps_input_order_and_output_overrides_the_sink() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest(dir.path(), &server.url, "ordered = true\nconsumer = \"one\"");
+    let m = manifest(
+        dir.path(),
+        &server.url,
+        "ordered = true\nconsumer = \"one\"",
+    );
     let n = 5_000u64;
     let input = events(dir.path(), n, "", |_| None);
     publish(&m, &input, n);
     // --output: the outputs go to a file, not to the sink's subject.
     let file = dir.path().join("out.jsonl");
     let log = dir.path().join("worker.log");
-    let mut w = worker(&m, &log, &["--until-idle", "--output", file.to_str().unwrap()]);
+    let mut w = worker(
+        &m,
+        &log,
+        &["--until-idle", "--output", file.to_str().unwrap()],
+    );
     assert!(exit_of(&mut w, &log).success());
     let ids: Vec<u64> = std::fs::read_to_string(&file)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     assert_eq!(ids, (0..n).collect::<Vec<_>>());
     let rt = runtime();

@@ -34,13 +34,11 @@ use serde::Deserialize;
 use serde_spanned::Spanned;
 
 pub use crate::error::ManifestError;
-pub use crate::spec::pipeline::{
-    DEFAULT_ACK_WAIT, NatsServer, NatsSink, NatsSource, Sink, Source,
-};
-use crate::spec::pipeline::{name_problem, subject_problem, url_problem};
 use crate::spec::grants::{FileGrant, FileMode, Grants};
 use crate::spec::limits::Limits;
 use crate::spec::options::{InstanceMode, PluginOptions};
+pub use crate::spec::pipeline::{DEFAULT_ACK_WAIT, NatsServer, NatsSink, NatsSource, Sink, Source};
+use crate::spec::pipeline::{name_problem, subject_problem, url_problem};
 use crate::spec::units::{Dur, Size};
 
 // ---- the TOML schema -------------------------------------------------------
@@ -1360,8 +1358,16 @@ stages = ["upper"]
         let Some(Sink::Nats(k)) = m.sink() else {
             panic!("a NATS sink")
         };
-        assert_eq!((k.subject.as_str(), k.dead_letter.as_deref()), ("results", None));
-        assert!(parse("[plugins.a]\npath = \"a.wasm\"\n[pipeline]\nstages = [\"a\"]\n").unwrap().source().is_none());
+        assert_eq!(
+            (k.subject.as_str(), k.dead_letter.as_deref()),
+            ("results", None)
+        );
+        assert!(
+            parse("[plugins.a]\npath = \"a.wasm\"\n[pipeline]\nstages = [\"a\"]\n")
+                .unwrap()
+                .source()
+                .is_none()
+        );
     }
 
     #[test]
