@@ -10,7 +10,7 @@ SIMD := --config 'target.wasm32-wasip1.rustflags=["-C", "target-feature=+simd128
 # path dependencies back into it, so rustfmt gets the files directly.
 GUEST_SOURCES = $(shell find plugins tests/fixtures -name '*.rs' -not -path '*/target/*')
 
-.PHONY: run test bench bench-peers fmt lint plugins python-plugins test-tools wasm-target doc
+.PHONY: run run-nats test bench bench-peers fmt lint plugins python-plugins test-tools wasm-target doc
 
 ## Install the wasm target if it is missing (CI starts from a fresh toolchain).
 wasm-target:
@@ -24,6 +24,12 @@ plugins: wasm-target
 ## The demo: the bundled pipeline over the bundled events.
 run: plugins
 	$(CARGO) run -q -p wasp-cli -- run -m demo/wasp.toml --input demo/events.jsonl
+
+## The scaled-out demo: a nats-server of its own, the demo events published into
+## JetStream, three `wasp run` workers sharing them, the combined summary.
+run-nats: plugins test-tools
+	$(CARGO) build -q -p wasp-cli
+	scripts/run-nats.sh
 
 ## The Python example plugins (componentize-py, installed into target/py-venv on
 ## first use; skipped with the reason printed if it cannot be installed).

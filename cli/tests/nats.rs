@@ -19,72 +19,13 @@ use async_nats::jetstream::{self, consumer};
 use futures_util::StreamExt;
 use serde_json::Value;
 use wasp_tests::fixtures;
+use wasp_tests::nats::{NatsServer as Server, free_port};
 
 mod common;
 use common::{wasp, write_manifest};
 
 /// How long anything here may take before the test fails.
 const LIMIT: Duration = Duration::from_secs(240);
-
-/// A `nats-server -js` of the test's own, stopped (and its store removed) on drop.
-struct Server {
-    child: Child,
-    url: String,
-    _store: tempfile::TempDir,
-}
-
-impl Server {
-    fn start() -> Server {
-        let store = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let log = store.path().join("server.log");
-        let child = Command::new("nats-server")
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(store.path().join("js"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start nats-server ({e}); `make test` installs it (scripts/test-tools.sh)")
-            });
-        let mut server = Server {
-            child,
-            url: format!("nats://127.0.0.1:{port}"),
-            _store: store,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if text.contains("Server is ready") {
-                return server;
-            }
-            if let Some(status) = server.child.try_wait().unwrap() {
-                panic!("nats-server exited ({status}) before it was ready:\n{text}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nats-server not ready after 30 s:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A loopback port nothing listens on (bound, then released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -241,7 +182,7 @@ async fn consumer_info(js: &jetstream::Context) -> consumer::Info {
 fn three_workers_one_killed_mid_run_every_output_once() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest(dir.path(), &server.url, "");
+    let m = manifest(dir.path(), server.url(), "");
     let n = 100_000u64;
     // One event in 500 fails in the stage (a plugin-error), one in 20,000 panics
     // (a fault, the instance replaced): all dead-lettered, none in the results.
@@ -259,7 +200,8 @@ fn three_workers_one_killed_mid_run_every_output_once() {
     let poisoned: Vec<u64> = (0..n).filter(|i| poison(*i).is_some()).collect();
 
     let rt = runtime();
-    let js = rt.block_on(async { jetstream::new(async_nats::connect(&server.url).await.unwrap()) });
+    let js =
+        rt.block_on(async { jetstream::new(async_nats::connect(server.url()).await.unwrap()) });
     let logs: Vec<PathBuf> = (0..4)
         .map(|i| dir.path().join(format!("worker{i}.log")))
         .collect();
@@ -356,13 +298,14 @@ fn three_workers_one_killed_mid_run_every_output_once() {
 fn sigterm_finishes_what_is_in_flight_and_nothing_is_redelivered() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest(dir.path(), &server.url, "");
+    let m = manifest(dir.path(), server.url(), "");
     let n = 3_000u64;
     // Each event takes 2 ms in the stage (two instances): the run lasts seconds.
     let input = events(dir.path(), n, ",\"sleep\":2", |_| None);
     publish(&m, &input, n);
     let rt = runtime();
-    let js = rt.block_on(async { jetstream::new(async_nats::connect(&server.url).await.unwrap()) });
+    let js =
+        rt.block_on(async { jetstream::new(async_nats::connect(server.url()).await.unwrap()) });
 
     let log = dir.path().join("worker.log");
     let mut w = worker(&m, &log, &["--metrics", "127.0.0.1:0"]);
@@ -465,7 +408,7 @@ fn ordered_keeps_input_order_and_output_overrides_the_sink() {
     let dir = tempfile::tempdir().unwrap();
     let m = manifest(
         dir.path(),
-        &server.url,
+        server.url(),
         "ordered = true\nconsumer = \"one\"",
     );
     let n = 5_000u64;
@@ -491,6 +434,7 @@ fn ordered_keeps_input_order_and_output_overrides_the_sink() {
         .collect();
     assert_eq!(ids, (0..n).collect::<Vec<_>>());
     let rt = runtime();
-    let js = rt.block_on(async { jetstream::new(async_nats::connect(&server.url).await.unwrap()) });
+    let js =
+        rt.block_on(async { jetstream::new(async_nats::connect(server.url()).await.unwrap()) });
     assert_eq!(rt.block_on(count(&js, "results")), 0);
 }

@@ -76,6 +76,8 @@
 /// The paths of the built `.wasm` files, one constant per guest crate (its name in
 /// upper case, `-` as `_`), and [`ALL`](fixtures::ALL).
 #[macro_use]
+pub mod nats;
+
 pub mod fixtures {
     include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
 }
