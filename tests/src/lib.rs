@@ -73,11 +73,11 @@
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
+pub mod nats;
+
 /// The paths of the built `.wasm` files, one constant per guest crate (its name in
 /// upper case, `-` as `_`), and [`ALL`](fixtures::ALL).
 #[macro_use]
-pub mod nats;
-
 pub mod fixtures {
     include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
 }
