@@ -4,7 +4,7 @@
 Reads what `make bench` and `make bench-peers` leave behind:
 
 - target/criterion/overhead/*/new/estimates.json  (criterion: per-call cases)
-- target/bench/pipeline.json, kv.json, scale.json (custom harnesses)
+- target/bench/pipeline.json, nats.json, kv.json, scale.json (custom harnesses)
 - benches/peers/target/peers.json                 (make bench-peers; optional)
 
 and replaces everything between `<!-- bench:start -->` and `<!-- bench:end -->` in
@@ -164,6 +164,27 @@ def pipeline_table():
     return rows
 
 
+def nats_table():
+    data = load("target/bench/nats.json")
+    if not data:
+        return []
+    labels = {
+        "file": "file in, file out (one process)",
+        "nats/1-worker": "NATS JetStream, 1 worker",
+        "nats/2-workers": "NATS JetStream, 2 workers sharing the consumer",
+    }
+    rows = [
+        "| `wasp run`, 3 `upper` stages, batches of 256, 100k events of 60 B | events/s (wall) | CPU s per million events (workers) |",
+        "|---|---:|---:|",
+    ]
+    for r in data["results"]:
+        rows.append(
+            f"| {labels.get(r['case'], r['case'])} | {r['events_per_s']:,.0f} | "
+            f"{r['cpu_s_per_million']:.2f} |"
+        )
+    return rows
+
+
 def kv_table():
     data = load("target/bench/kv.json")
     if not data:
@@ -247,6 +268,7 @@ def main():
         load_table(),
         simd_table(),
         pipeline_table(),
+        nats_table(),
         kv_table(),
         scale_table(),
         peers_table(),

@@ -26,8 +26,8 @@ pub(crate) struct Args {
     /// stdout); `-` is stdout.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Write failed events to FILE instead of stderr (one JSON line each), unless
-    /// the sink publishes them (a [pipeline.sink] dead-letter subject).
+    /// Write failed events to FILE (one JSON line each) instead of stderr, or of
+    /// the [pipeline.sink] dead-letter subject.
     #[arg(long, value_name = "FILE")]
     dead_letter: Option<PathBuf>,
     /// With a NATS source: stop, as on SIGTERM, once the consumer has nothing
@@ -311,8 +311,13 @@ async fn sink_of(
                 (None, Some(wasp_host::manifest::Source::Nats(s))) => Some(s),
                 _ => None,
             };
+            // --dead-letter FILE replaces the sink's dead-letter subject.
+            let mut spec = spec.clone();
+            if a.dead_letter.is_some() {
+                spec.dead_letter = None;
+            }
             Ok(Box::new(
-                crate::nats::NatsSink::open(spec, source, dead).await?,
+                crate::nats::NatsSink::open(&spec, source, dead).await?,
             ))
         }
         #[allow(unreachable_patterns)]
