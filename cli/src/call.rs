@@ -39,10 +39,11 @@ pub(crate) struct Args {
     record: Option<PathBuf>,
 }
 
-/// Where the plugin comes from: a file given on the command line, or a manifest.
+/// Where the plugin comes from: a file given on the command line, or a manifest
+/// (boxed: a manifest is large, a path is not).
 enum Source {
     File(PathBuf),
-    Manifest(Manifest),
+    Manifest(Box<Manifest>),
 }
 
 fn is_wasm_path(s: &str) -> bool {
@@ -67,7 +68,7 @@ pub(crate) async fn run(a: Args) -> CliResult {
         })?;
         let state = manifest.state().map(std::path::Path::to_path_buf);
         let options = entry.options().clone();
-        (Source::Manifest(manifest), options, state)
+        (Source::Manifest(Box::new(manifest)), options, state)
     };
     // Overrides apply to this call only (the plugin loads with its own limits).
     let mut call = CallOptions::default();
