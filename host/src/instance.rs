@@ -13,7 +13,7 @@ use wasmtime::{Engine, Store, UpdateDeadline};
 use crate::capability::{OutputBudget, Resolved};
 use crate::error::{Error, Fault, Result};
 use crate::limits::{Limiter, TrapContext, classify};
-use crate::metrics::{LiveInstance, Metrics};
+use crate::metrics::{CallTally, LiveInstance, Metrics};
 use crate::profile::Profiler;
 use crate::recording::{Bytes, EntryKind, InstanceContext, RecordWindow, RecordedOutcome};
 use crate::spec::info::{GuestError, PluginInfo};
@@ -133,6 +133,10 @@ pub(crate) struct Instance {
     live: LiveInstance,
     /// Fuel the last entry consumed.
     fuel: u64,
+    /// Time the last entry ran on a thread.
+    cpu: std::time::Duration,
+    /// When the last entry's last poll ended.
+    ended: Instant,
 }
 
 impl Instance {
@@ -220,6 +224,8 @@ impl Instance {
             bindings: bindings?,
             live: LiveInstance::new(spec.metrics.clone()),
             fuel,
+            cpu: std::time::Duration::ZERO,
+            ended: Instant::now(),
         })
     }
 
@@ -234,6 +240,19 @@ impl Instance {
     /// Fuel the last entry (instantiation or call) consumed.
     pub(crate) fn fuel(&self) -> u64 {
         self.fuel
+    }
+
+    /// Puts what the last entry did into `tally`: when the guest's work
+    /// ended (its last poll), the fuel it burned and the time it ran.
+    pub(crate) fn tally(&self, tally: &mut CallTally) {
+        tally.end = Some(self.ended);
+        tally.fuel = self.fuel;
+        tally.cpu = self.cpu;
+    }
+
+    /// Counts the last entry's fuel and time, for one that is not a call.
+    fn record_work(&self) {
+        self.live.metrics().record_work(self.fuel, self.cpu);
     }
 
     /// The instance's context and history, while it is recorded.
@@ -309,9 +328,11 @@ fn instantiate_outcome(
 }
 
 impl Instance {
-    /// Prepares the store for one export call under `limits`; returns its deadline.
-    fn arm(&mut self, limits: &Limits) -> Instant {
-        let deadline = Instant::now() + limits.timeout;
+    /// Prepares the store for one export call under `limits`, starting at
+    /// `armed` (now, or as good as now: read by the caller just before);
+    /// returns its deadline.
+    fn arm(&mut self, limits: &Limits, armed: Instant) -> Instant {
+        let deadline = armed + limits.timeout;
         let s = &mut self.store;
         let data = s.data_mut();
         data.last_error = None;
@@ -339,14 +360,15 @@ impl Instance {
         }
     }
 
-    /// Runs one export call under `limits`. `Err` means the instance must be
-    /// dropped.
+    /// Runs one export call under `limits`, starting at `armed` (see
+    /// [`Instance::arm`]). `Err` means the instance must be dropped.
     async fn guarded<T>(
         &mut self,
         limits: &Limits,
+        armed: Instant,
         run: impl AsyncFnOnce(&Bindings, &mut Store<StoreState>) -> wasmtime::Result<T>,
     ) -> std::result::Result<T, Fault> {
-        let deadline = self.arm(limits);
+        let deadline = self.arm(limits, armed);
         let Instance {
             store, bindings, ..
         } = self;
@@ -359,15 +381,21 @@ impl Instance {
         // call may move between threads at every await, and only the time it ran
         // counts. Measured with the monotonic clock (vDSO, ~25 ns), not the thread
         // CPU clock (a system call, ~1 µs here: half the cost of a small call);
-        // the two differ only while the OS preempts the thread mid-poll.
+        // the two differ only while the OS preempts the thread mid-poll. The
+        // first poll follows `arm` at once, so it starts at `armed`; the end of
+        // the last poll is the end of the call's work (`ended`): a call that
+        // finishes on its first poll reads the clock once here.
         let mut cpu = std::time::Duration::ZERO;
+        let mut first = Some(armed);
+        let mut ended = armed;
         let outcome = {
             let mut call = std::pin::pin!(run(bindings, &mut *store));
             let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
             std::future::poll_fn(|cx| {
-                let start = Instant::now();
+                let start = first.take().unwrap_or_else(Instant::now);
                 let polled = call.as_mut().poll(cx);
-                cpu += start.elapsed();
+                ended = Instant::now();
+                cpu += ended.saturating_duration_since(start);
                 if let std::task::Poll::Ready(v) = polled {
                     return std::task::Poll::Ready(Some(v));
                 }
@@ -380,7 +408,8 @@ impl Instance {
         // Fuel is spent whatever the outcome; what is left is what was not.
         let fuel = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
         self.fuel = fuel;
-        self.live.metrics().record_work(fuel, cpu);
+        self.cpu = cpu;
+        self.ended = ended;
         if tracing::enabled!(target: "wasp::call", tracing::Level::DEBUG) {
             tracing::Span::current().record("fuel", fuel);
         }
@@ -401,8 +430,9 @@ impl Instance {
     pub(crate) async fn info(&mut self, spec: &InstanceSpec) -> Result<PluginInfo> {
         self.begin(EntryKind::Info, None, Vec::new, &spec.limits);
         let r = self
-            .guarded(&spec.limits, async |b, s| b.info(s).await)
+            .guarded(&spec.limits, Instant::now(), async |b, s| b.info(s).await)
             .await;
+        self.record_work();
         self.end(|| match &r {
             Ok(_) => RecordedOutcome::Ok,
             Err(f) => recorded_fault(f),
@@ -414,8 +444,9 @@ impl Instance {
     pub(crate) async fn init(&mut self, spec: &InstanceSpec) -> Result<()> {
         self.begin(EntryKind::Init, None, Vec::new, &spec.limits);
         let r = self
-            .guarded(&spec.limits, async |b, s| b.init(s).await)
+            .guarded(&spec.limits, Instant::now(), async |b, s| b.init(s).await)
             .await;
+        self.record_work();
         self.end(|| match &r {
             Ok(Ok(())) => RecordedOutcome::Ok,
             Ok(Err(e)) => RecordedOutcome::PluginError {
@@ -431,12 +462,14 @@ impl Instance {
         }
     }
 
-    /// `call(function, input)` under `limits`.
+    /// `call(function, input)` under `limits`, starting at `armed` (see
+    /// [`Instance::arm`]).
     pub(crate) async fn call(
         &mut self,
         limits: &Limits,
         function: &str,
         input: &[u8],
+        armed: Instant,
     ) -> Outcome<Vec<u8>> {
         self.begin(
             EntryKind::Call,
@@ -445,7 +478,7 @@ impl Instance {
             limits,
         );
         let outcome = match self
-            .guarded(limits, async |b, s| b.call(s, function, input).await)
+            .guarded(limits, armed, async |b, s| b.call(s, function, input).await)
             .await
         {
             Ok(Ok(out)) if out.len() as u64 > limits.max_output => {
@@ -469,6 +502,7 @@ impl Instance {
         limits: &Limits,
         function: &str,
         inputs: &[Vec<u8>],
+        armed: Instant,
     ) -> Option<Outcome<Vec<std::result::Result<Vec<u8>, GuestError>>>> {
         let n = u32::try_from(inputs.len()).unwrap_or(u32::MAX).max(1);
         let mut batch = limits.clone();
@@ -481,7 +515,9 @@ impl Instance {
             limits,
         );
         let outcome = self
-            .guarded(&batch, async |b, s| b.call_batch(s, function, inputs).await)
+            .guarded(&batch, armed, async |b, s| {
+                b.call_batch(s, function, inputs).await
+            })
             .await;
         let outcome = match outcome {
             Ok(None) => return None,
@@ -510,10 +546,13 @@ impl Instance {
 
     /// `shutdown`, under the plugin's limits; a fault is logged.
     pub(crate) async fn shutdown(mut self, spec: &InstanceSpec) {
-        if let Err(fault) = self
-            .guarded(&spec.limits, async |b, s| b.shutdown(s).await)
-            .await
-        {
+        let r = self
+            .guarded(&spec.limits, Instant::now(), async |b, s| {
+                b.shutdown(s).await
+            })
+            .await;
+        self.record_work();
+        if let Err(fault) = r {
             tracing::warn!(target: "wasp::fault", plugin = %spec.name, "shutdown faulted: {fault}");
         }
     }

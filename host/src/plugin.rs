@@ -402,7 +402,10 @@ impl Plugin {
             expected: std::any::type_name::<I>(),
             source,
         })?;
-        let out = self.call_bytes(function, &bytes, &options).await?;
+        let (out, _) = self
+            .call_bytes_recorded(function, &bytes, &options, None)
+            .await;
+        let out = out?;
         O::from_bytes(out).map_err(|source| Error::Codec {
             plugin: self.name().to_string(),
             function: function.to_string(),
@@ -423,8 +426,9 @@ impl Plugin {
     /// # Ok(()) }
     /// ```
     pub async fn call_raw(&self, function: &str, input: &[u8]) -> Result<Vec<u8>> {
-        self.call_bytes(function, input, &CallOptions::default())
+        self.call_bytes_recorded(function, input, &CallOptions::default(), None)
             .await
+            .0
     }
 
     /// Calls `function` on many inputs at once: one `call-batch` for plugins of
@@ -501,13 +505,13 @@ impl Plugin {
                 shadowed = Some((claim, new));
             }
         }
-        let guard = CallGuard::batch(m, inputs.len());
+        let mut guard = CallGuard::batch(m, inputs.len());
         let in_bytes: u64 = inputs.iter().map(|i| i.len() as u64).sum();
         let limits = &inner.options.limits;
         let span = call_span(&inner.name, function, &inner.info.version, inputs.len());
         let (result, history) = match inner
             .pool
-            .call_batch(limits, function, inputs, record)
+            .call_batch(limits, function, inputs, record, guard.tally())
             .instrument(span.clone())
             .await
         {
@@ -523,7 +527,7 @@ impl Plugin {
         let result = match result {
             Ok(results) => {
                 let out_bytes: usize = results.iter().map(|r| r.as_ref().map_or(0, Vec::len)).sum();
-                m.record_bytes(in_bytes, out_bytes as u64);
+                guard.tally().bytes = (in_bytes, out_bytes as u64);
                 let mut errors = 0;
                 let out = results
                     .into_iter()
@@ -538,7 +542,7 @@ impl Plugin {
                 Ok(out)
             }
             Err(e) => {
-                m.record_bytes(in_bytes, 0);
+                guard.tally().bytes = (in_bytes, 0);
                 self.record_failure(function, &e);
                 Err(e)
             }
@@ -673,17 +677,6 @@ impl Plugin {
     }
 
     /// The one way into a call: checks, then the pool, then the bookkeeping.
-    async fn call_bytes(
-        &self,
-        function: &str,
-        input: &[u8],
-        options: &CallOptions,
-    ) -> Result<Vec<u8>> {
-        self.call_bytes_recorded(function, input, options, None)
-            .await
-            .0
-    }
-
     async fn call_bytes_recorded(
         &self,
         function: &str,
@@ -696,7 +689,6 @@ impl Plugin {
         }
         let inner = &*self.inner;
         let limits = &inner.options.limits;
-        let m = &inner.pool.spec.metrics;
         let call_limits;
         let limits = if *options == CallOptions::default() {
             limits
@@ -705,44 +697,84 @@ impl Plugin {
             &call_limits
         };
         // In shadow: the new version first, then this one, one call at a time.
-        let shadow = inner.shadow.get();
-        let mut shadowed = None;
-        let mut _turn = None;
-        if let Some(s) = &shadow {
-            match self.turn(s, limits.timeout).await {
-                Ok(t) => _turn = Some(t),
-                Err(e) => return (Err(e), None),
-            }
-            let claim = s.trial.claim(1);
-            if claim.len() == 1 {
-                let new = Box::pin(s.new.call_bytes(function, input, options)).await;
-                shadowed = Some((claim, new));
-            }
+        // Boxed, so that the future of every other call stays small (it is moved
+        // at each layer, and its size is the largest path's).
+        if let Some(s) = inner.shadow.get() {
+            return Box::pin(self.call_shadowed(s, function, input, options, limits, record)).await;
         }
-        let guard = CallGuard::new(m);
-        let span = call_span(&inner.name, function, &inner.info.version, 1);
-        let (result, history) = inner
-            .pool
-            .call(limits, function, input, record)
-            .instrument(span.clone())
-            .await;
-        span.record("outcome", outcome(&result));
-        if let (Some(s), Some((claim, new))) = (&shadow, shadowed) {
+        self.serve(function, input, limits, record).await
+    }
+
+    /// A call while a new version runs in shadow: the shadow first (if it still
+    /// takes events), then the serving version, then the comparison.
+    async fn call_shadowed(
+        &self,
+        s: Arc<Shadow>,
+        function: &str,
+        input: &[u8],
+        options: &CallOptions,
+        limits: &Limits,
+        record: Option<RecordWhen>,
+    ) -> (Result<Vec<u8>>, Option<History>) {
+        let _turn = match self.turn(&s, limits.timeout).await {
+            Ok(t) => t,
+            Err(e) => return (Err(e), None),
+        };
+        let claim = s.trial.claim(1);
+        let new = if claim.len() == 1 {
+            Some(
+                s.new
+                    .call_bytes_recorded(function, input, options, None)
+                    .await
+                    .0,
+            )
+        } else {
+            None
+        };
+        let (result, history) = self.serve(function, input, limits, record).await;
+        if let Some(new) = new {
             let found = compare(input, &result, &new).into_iter().collect();
             if let Some(d) = s.trial.complete(claim, found) {
-                self.conclude(s, Some(d));
+                self.conclude(&s, Some(d));
             }
         }
-        match &result {
+        (result, history)
+    }
+
+    /// Runs one call on the serving version's pool, and counts it.
+    async fn serve(
+        &self,
+        function: &str,
+        input: &[u8],
+        limits: &Limits,
+        record: Option<RecordWhen>,
+    ) -> (Result<Vec<u8>>, Option<History>) {
+        let inner = &*self.inner;
+        let m = &inner.pool.spec.metrics;
+        let mut guard = CallGuard::new(m);
+        let span = call_span(&inner.name, function, &inner.info.version, 1);
+        let call = inner
+            .pool
+            .call(limits, function, input, record, guard.tally());
+        // Instrumented only when someone listens: the wrapper costs a move of
+        // the whole call future and a span entry per poll.
+        let (result, history) = if span.is_disabled() {
+            call.await
+        } else {
+            call.instrument(span.clone()).await
+        };
+        span.record("outcome", outcome(&result));
+        let out_bytes = match &result {
             Ok(out) => {
                 m.record_success();
-                m.record_bytes(input.len() as u64, out.len() as u64);
+                out.len() as u64
             }
             Err(e) => {
-                m.record_bytes(input.len() as u64, 0);
                 self.record_failure(function, e);
+                0
             }
-        }
+        };
+        guard.tally().bytes = (input.len() as u64, out_bytes);
         guard.finish();
         (result, history)
     }

@@ -212,12 +212,18 @@ impl Run<'_> {
                     .first()
                     .map(|b| b.0.as_slice())
                     .unwrap_or_default();
-                instance.call(&limits, function, input).await.recorded()
+                instance
+                    .call(&limits, function, input, std::time::Instant::now())
+                    .await
+                    .recorded()
             }
             // `Instantiate` returned above.
             EntryKind::CallBatch | EntryKind::Instantiate => {
                 let inputs: Vec<Vec<u8>> = entry.inputs.iter().map(|b| b.0.clone()).collect();
-                match instance.call_batch(&limits, function, &inputs).await {
+                match instance
+                    .call_batch(&limits, function, &inputs, std::time::Instant::now())
+                    .await
+                {
                     Some(o) => o.recorded(),
                     None => RecordedOutcome::Fault {
                         kind: "no-call-batch".into(),
