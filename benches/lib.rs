@@ -193,6 +193,49 @@ pub fn median_per_call(rounds: usize, per_round: u32, mut f: impl FnMut()) -> Du
     samples[samples.len() / 2]
 }
 
+/// The release `wasp` that `make bench` builds (the custom harnesses run it).
+pub fn wasp_binary() -> std::path::PathBuf {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/wasp");
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --release -p wasp-cli` (make bench does)",
+        p.display()
+    );
+    p
+}
+
+/// One `wasp run -m MANIFEST --input INPUT` (outputs to `output`, else
+/// discarded) that must pass all of its `events` through: (wall time, CPU
+/// time of the process).
+pub fn timed_run(
+    manifest: &std::path::Path,
+    input: &std::path::Path,
+    output: Option<&std::path::Path>,
+    events: u64,
+) -> (Duration, Duration) {
+    use std::process::{Command, Stdio};
+    let before = children_cpu();
+    let start = Instant::now();
+    let mut run = Command::new(wasp_binary());
+    run.args(["run", "-m"])
+        .arg(manifest)
+        .arg("--input")
+        .arg(input);
+    match output {
+        Some(out) => run.arg("--output").arg(out),
+        None => run.stdout(Stdio::null()),
+    };
+    let out = run.stderr(Stdio::piped()).output().unwrap();
+    let wall = start.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("summary: {events} events, {events} out")),
+        "{stderr}"
+    );
+    (wall, children_cpu() - before)
+}
+
 /// CPU time (user + system) of this process's children that have been waited for.
 pub fn children_cpu() -> Duration {
     cpu_of("/proc/self/stat", 16, 17)

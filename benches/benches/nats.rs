@@ -20,21 +20,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use wasp_benches::{EVENT, children_cpu, machine, tokio};
+use wasp_benches::{EVENT, children_cpu, machine, timed_run, tokio, wasp_binary};
 use wasp_tests::fixtures;
 use wasp_tests::nats::NatsServer;
 
 const EVENTS: u64 = 100_000;
-
-fn wasp_binary() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/wasp");
-    assert!(
-        p.exists(),
-        "{} is missing: run `cargo build --release -p wasp-cli` (make bench does)",
-        p.display()
-    );
-    p
-}
 
 /// The pipeline, with a NATS source and sink when `url` is given.
 fn manifest(dir: &Path, url: Option<&str>) -> PathBuf {
@@ -118,26 +108,7 @@ fn nats_case(dir: &Path, input: &Path, workers: usize) -> (Duration, Duration) {
 /// (wall, CPU) of the same pipeline, file in, file out.
 fn file_case(dir: &Path, input: &Path) -> (Duration, Duration) {
     let m = manifest(dir, None);
-    let before = children_cpu();
-    let start = Instant::now();
-    let out = Command::new(wasp_binary())
-        .args(["run", "-m"])
-        .arg(&m)
-        .arg("--input")
-        .arg(input)
-        .arg("--output")
-        .arg(dir.join("out.jsonl"))
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    let wall = start.elapsed();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains(&format!("summary: {EVENTS} events, {EVENTS} out")),
-        "{stderr}"
-    );
-    (wall, children_cpu() - before)
+    timed_run(&m, input, Some(&dir.join("out.jsonl")), EVENTS)
 }
 
 fn main() {

@@ -14,46 +14,17 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
-use wasp_benches::{EVENT, Raw, children_cpu, component_of, machine, median_per_call, tokio};
+use wasp_benches::{EVENT, Raw, component_of, machine, median_per_call, timed_run, tokio};
 use wasp_tests::fixtures;
 
 const EVENTS: usize = 100_000;
 
-fn wasp_binary() -> std::path::PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/wasp");
-    assert!(
-        p.exists(),
-        "{} is missing: run `cargo build --release -p wasp-cli` (make bench does)",
-        p.display()
-    );
-    p
-}
-
 /// One `wasp run`: (wall time, CPU time).
 fn run(manifest: &Path, input: &Path) -> (Duration, Duration) {
-    let before = children_cpu();
-    let start = Instant::now();
-    let out = Command::new(wasp_binary())
-        .args(["run", "-m"])
-        .arg(manifest)
-        .arg("--input")
-        .arg(input)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    let wall = start.elapsed();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains(&format!("summary: {EVENTS} events, {EVENTS} out")),
-        "{stderr}"
-    );
-    (wall, children_cpu() - before)
+    timed_run(manifest, input, None, EVENTS as u64)
 }
 
 fn main() {
