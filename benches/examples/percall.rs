@@ -2,7 +2,8 @@
 //! `valgrind --tool=callgrind`, which counts instructions and so is not
 //! disturbed by a noisy machine):
 //! `cargo run --release -p wasp-benches --example percall -- CASE [N]`, where
-//! CASE is `raw`, `metered` or `wasp` (a warm 16-byte `upper` call, N times), or
+//! CASE is `raw`, `metered` or `wasp` (a warm 16-byte `upper` call, N times),
+//! `fresh-raw` or `fresh-wasp` (the same on a fresh instance each time), or
 //! `time`: the three in alternating rounds, printing the fastest round's time
 //! per call of each (the least disturbed, on a shared machine).
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -36,6 +37,7 @@ fn main() {
     let raw = Raw::new(&component, false);
     let metered = Raw::metered(&component);
     let runtime = Runtime::builder().build().unwrap();
+    let component_bytes = component.clone();
     let plugin = rt
         .block_on(runtime.load_bytes("upper", component, PluginOptions::default()))
         .unwrap();
@@ -45,6 +47,25 @@ fn main() {
         "raw" => raw_calls(&rt, &mut raw_i, n),
         "metered" => raw_calls(&rt, &mut metered_i, n),
         "wasp" => wasp_calls(&rt, &plugin, n),
+        // A fresh instance (and `init`) per call: raw with the pooling
+        // allocator, and wasp's `instance = "per-call"`.
+        "fresh-raw" => {
+            let pooled = Raw::new(&component_bytes, true);
+            for _ in 0..n {
+                let mut i = rt.block_on(pooled.instance());
+                std::hint::black_box(rt.block_on(i.call("upper", INPUT)));
+            }
+        }
+        "fresh-wasp" => {
+            let per_call = rt
+                .block_on(runtime.load_bytes(
+                    "upper-per-call",
+                    component_bytes.clone(),
+                    PluginOptions::default().instance(wasp_host::InstanceMode::PerCall),
+                ))
+                .unwrap();
+            wasp_calls(&rt, &per_call, n);
+        }
         "time" => {
             let per_round = 20_000;
             let mut best = [Duration::MAX; 3];
@@ -66,6 +87,6 @@ fn main() {
                 w.as_secs_f64() / m.as_secs_f64()
             );
         }
-        other => panic!("unknown case {other}: raw, metered, wasp or time"),
+        other => panic!("unknown case {other}: raw, metered, wasp, fresh-raw, fresh-wasp or time"),
     }
 }

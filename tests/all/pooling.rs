@@ -63,6 +63,39 @@ async fn per_call_instances_reuse_pool_slots() {
     }
 }
 
+/// A slot given back keeps the pages its instance wrote resident and zeroes
+/// them (PAGEMAP_SCAN where Linux has it): the next instance in the slot must
+/// find memory as a fresh one would, whatever the last one wrote there. The
+/// probe is memory from `memory.grow`, which the guest's allocator does not
+/// clear: what it reads is what the host gave.
+#[tokio::test]
+async fn a_fresh_instance_never_sees_what_an_earlier_one_wrote() {
+    let rt = Runtime::builder().instance_pool(4).build().unwrap();
+    let per_call = rt
+        .load_file(
+            fixtures::HOSTILE,
+            PluginOptions::default().instance(InstanceMode::PerCall),
+        )
+        .await
+        .unwrap();
+    for _ in 0..20 {
+        // 3 MiB: past the slot's resident part (2 MiB) and inside it.
+        let dirty: String = per_call.call("residue", "3").await.unwrap();
+        assert_eq!(dirty, "0");
+    }
+    // An instance replaced after a fault, in the same slot.
+    let reuse = rt
+        .load_file(fixtures::HOSTILE, PluginOptions::default())
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        let dirty: String = reuse.call("residue", "1").await.unwrap();
+        assert_eq!(dirty, "0");
+        let fault = reuse.call::<_, String>("panic", "after writing").await;
+        assert!(matches!(fault, Err(Error::Fault { .. })), "{fault:?}");
+    }
+}
+
 #[tokio::test]
 async fn a_pool_of_zero_allocates_on_demand() {
     let rt = Runtime::builder().instance_pool(0).build().unwrap();
