@@ -169,7 +169,7 @@ def nats_table():
     if not data:
         return []
     labels = {
-        "file": "file in, file out (one process)",
+        "file": "file in, stdout out (one process)",
         "nats/1-worker": "NATS JetStream, 1 worker",
         "nats/2-workers": "NATS JetStream, 2 workers sharing the consumer",
     }
