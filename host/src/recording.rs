@@ -556,7 +556,7 @@ impl Recording {
             version: Option<u32>,
         }
         let head: Head = ciborium::from_reader(bytes).map_err(|e| RecordingError::Malformed {
-            reason: format!("not a CBOR map: {e}"),
+            reason: cbor_error(&e),
         })?;
         if head.format.as_deref() != Some(FORMAT) {
             return Err(RecordingError::Malformed {
@@ -573,7 +573,7 @@ impl Recording {
             }
         }
         let r: Recording = ciborium::from_reader(bytes).map_err(|e| RecordingError::Malformed {
-            reason: e.to_string(),
+            reason: cbor_error(&e),
         })?;
         if r.entries.first().map(|e| e.kind) != Some(EntryKind::Instantiate) {
             return Err(RecordingError::Malformed {
@@ -699,6 +699,21 @@ pub(crate) struct InstanceContext {
     pub(crate) insecure_seed: [u64; 2],
 }
 
+/// A CBOR decoding error in words: ciborium's `Display` is its `Debug`.
+fn cbor_error(e: &ciborium::de::Error<std::io::Error>) -> String {
+    use ciborium::de::Error;
+    match e {
+        Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "it ends early (truncated?)".to_string()
+        }
+        Error::Io(io) => io.to_string(),
+        Error::Syntax(at) => format!("bad CBOR at byte {at}"),
+        Error::Semantic(Some(at), what) => format!("{what} (at byte {at})"),
+        Error::Semantic(None, what) => what.clone(),
+        Error::RecursionLimitExceeded => "nested too deeply".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -780,9 +795,12 @@ mod tests {
         assert!(Recording::from_bytes(&[]).is_err());
         let mut cut = sample().to_bytes();
         cut.truncate(cut.len() / 2);
-        assert!(matches!(
-            Recording::from_bytes(&cut),
-            Err(RecordingError::Malformed { .. })
-        ));
+        // Said in words, not as ciborium's Debug.
+        match Recording::from_bytes(&cut) {
+            Err(RecordingError::Malformed { reason }) => {
+                assert!(reason.contains("truncated"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
