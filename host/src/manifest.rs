@@ -44,7 +44,7 @@ use crate::spec::units::{Dur, Size};
 // ---- the TOML schema -------------------------------------------------------
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", expecting = "a table")]
 struct RawManifest {
     runtime: Option<RawRuntime>,
     defaults: Option<RawDefaults>,
@@ -54,7 +54,7 @@ struct RawManifest {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", expecting = "a table")]
 struct RawRuntime {
     state: Option<Spanned<String>>,
     watch: Option<bool>,
@@ -66,13 +66,13 @@ struct RawRuntime {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", expecting = "a table")]
 struct RawDefaults {
     limits: Option<RawLimits>,
 }
 
 #[derive(Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", expecting = "a table")]
 struct RawLimits {
     fuel: Option<Spanned<u64>>,
     memory: Option<Spanned<Size>>,
@@ -83,7 +83,7 @@ struct RawLimits {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", expecting = "a table")]
 struct RawPlugin {
     path: Spanned<String>,
     sha256: Option<Spanned<String>>,
@@ -99,7 +99,7 @@ struct RawPlugin {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", expecting = "a table")]
 struct RawRollout {
     shadow_events: Option<Spanned<u64>>,
     max_faults: Option<Spanned<u64>>,
@@ -107,7 +107,7 @@ struct RawRollout {
 }
 
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", expecting = "a table")]
 struct RawGrants {
     #[serde(default)]
     files: Vec<Spanned<RawFileGrant>>,
@@ -128,7 +128,11 @@ struct RawGrants {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    expecting = "a table such as { host = \"data\", guest = \"/data\", mode = \"ro\" }"
+)]
 struct RawFileGrant {
     host: Spanned<String>,
     guest: Spanned<String>,
@@ -136,7 +140,7 @@ struct RawFileGrant {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", expecting = "a table")]
 struct RawPipeline {
     stages: Spanned<Vec<Spanned<String>>>,
     batch: Option<Spanned<u32>>,
@@ -145,7 +149,7 @@ struct RawPipeline {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", expecting = "a table")]
 struct RawSource {
     nats: Option<Spanned<String>>,
     stream: Option<Spanned<String>>,
@@ -158,7 +162,7 @@ struct RawSource {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", expecting = "a table")]
 struct RawSink {
     nats: Option<Spanned<String>>,
     subject: Option<Spanned<String>>,
@@ -1326,6 +1330,19 @@ stages = ["upper"]
                 5,
                 "pipeline.sink.subject",
                 "needs the subject",
+            ),
+            // A scalar where a table belongs says so, not which Rust struct.
+            (
+                "[plugins.a]\npath = \"a.wasm\"\nlimits = \"1s\"\n",
+                3,
+                "plugins.a.limits",
+                "expected a table",
+            ),
+            (
+                "[plugins.a]\npath = \"a.wasm\"\ngrants = { files = [\"data\"] }\n",
+                3,
+                "plugins.a.grants.files[0]",
+                "expected a table such as { host = \"data\"",
             ),
             ("[plugins.a]\n", 1, "plugins.a", "missing field `path`"),
             ("[plugins.a\n", 1, "", ""),
