@@ -43,7 +43,7 @@ struct Slots {
     waiting: u32,
     /// Set on unload: no call starts, no instance is kept.
     closed: bool,
-    idle: Vec<Instance>,
+    idle: Vec<Pooled>,
 }
 
 /// An instance's context and history: what a recording is made of.
@@ -57,7 +57,7 @@ struct Slot<'a> {
 impl Slot<'_> {
     /// Gives the slot back with `instance`, kept for the next call (else
     /// dropped): what `Drop` does, with an instance.
-    fn give_back(self, instance: Option<Instance>) {
+    fn give_back(self, instance: Option<Pooled>) {
         let pool = self.pool;
         std::mem::forget(self); // its release is the one below
         pool.release(instance);
@@ -73,7 +73,7 @@ impl Drop for Slot<'_> {
 /// An instance taken from the pool for one call, and the slot it runs in.
 /// Dropped without [`Pool::give_back`], it drops the instance.
 struct Lease<'a> {
-    instance: Instance,
+    instance: Pooled,
     slot: Slot<'a>,
 }
 
@@ -87,6 +87,11 @@ impl Drop for Waiting<'_> {
         self.pool.slots().waiting -= 1;
     }
 }
+
+/// An instance as the pool holds it: boxed, so that taking it, running on it
+/// and giving it back move a pointer rather than the whole instance (a call
+/// moves it four times).
+type Pooled = Box<Instance>;
 
 /// What a `call-batch` returns: per input, an output or a `plugin-error`.
 pub(crate) type BatchResult = Result<Vec<std::result::Result<Vec<u8>, GuestError>>>;
@@ -117,7 +122,7 @@ impl Pool {
             queue: Semaphore::new(options.max_queue as usize),
         };
         if pool.keeps(&first) {
-            pool.slots().idle.push(first);
+            pool.slots().idle.push(Box::new(first));
         }
         pool
     }
@@ -141,7 +146,7 @@ impl Pool {
     /// Gives a running slot back, with the instance it ran on when that is to
     /// be kept, and tells a waiter. The instance not kept is dropped after the
     /// lock is let go (dropping a store takes a while).
-    fn release(&self, instance: Option<Instance>) {
+    fn release(&self, instance: Option<Pooled>) {
         let (tell, dropped) = {
             let mut s = self.slots();
             s.running -= 1;
@@ -162,7 +167,7 @@ impl Pool {
 
     /// Takes a running slot if one is free, and with it an idle instance if
     /// there is one; `Err` once the pool is closed.
-    fn take_slot(&self, s: &mut Slots) -> Result<Option<Option<Instance>>> {
+    fn take_slot(&self, s: &mut Slots) -> Result<Option<Option<Pooled>>> {
         if s.closed {
             return Err(self.unloaded());
         }
@@ -245,10 +250,10 @@ impl Pool {
     }
 
     /// A fresh instance, through its `init`.
-    async fn fresh(&self) -> Result<Instance> {
+    async fn fresh(&self) -> Result<Pooled> {
         let mut i = Instance::new(&self.spec).await?;
         i.init(&self.spec).await?;
-        Ok(i)
+        Ok(Box::new(i))
     }
 
     /// Gives the slot back with its instance, kept for the next call when it
