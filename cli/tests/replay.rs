@@ -168,3 +168,56 @@ fn call_record_replays_the_same_bytes_and_another_file_is_refused() {
         .code(2)
         .stderr(predicates::str::contains("not a wasp recording"));
 }
+
+#[test]
+fn a_plugin_with_a_file_grant_replays_against_the_live_grant_and_says_so_first() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/a.txt"), "one").unwrap();
+    let m = write_manifest(
+        dir.path(),
+        &format!(
+            "[plugins.sandbox]\npath = \"{}\"\n\
+             grants = {{ files = [{{ host = \"data\", guest = \"/data\", mode = \"ro\" }}] }}\n",
+            fixtures::SANDBOX
+        ),
+    );
+    let rec = dir.path().join("read.wasprec");
+    let call = wasp()
+        .args(["--no-cache", "call", "-m"])
+        .arg(&m)
+        .arg("--record")
+        .arg(&rec)
+        .args(["sandbox", "read-file", r#"{"path": "/data/a.txt"}"#])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(String::from_utf8_lossy(&call.stdout).contains("one"));
+    // The file's contents were not recorded: the replay reads the live file,
+    // and says so on the first line, before the result.
+    let replayed = wasp().arg("replay").arg(&rec).assert().success();
+    let out = replayed.get_output();
+    assert_eq!(out.stdout, call.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.contains("file or network grants") && first.contains("live grants"),
+        "{stderr}"
+    );
+    // A recording without such grants says nothing of the kind.
+    let plain = dir.path().join("plain.wasprec");
+    wasp()
+        .args(["--no-cache", "call", "--record"])
+        .arg(&plain)
+        .arg(fixtures::REPLAY)
+        .args(["process", "{}"])
+        .output()
+        .unwrap();
+    let replayed = wasp().arg("replay").arg(&plain).output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&replayed.stderr).contains("live grants"),
+        "{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
+}
