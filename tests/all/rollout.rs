@@ -415,3 +415,66 @@ async fn a_call_waits_for_its_turn_at_most_the_timeout() {
     // The refused call was no event of the rollout.
     assert_eq!(reload.plugin().stats().calls, 1);
 }
+
+/// Callers that give up at random points during a rollout (waiting for their
+/// turn, inside the shadow's call or the serving version's, in kv) give back
+/// their turn and their shadowed event: nothing stays in flight, and the
+/// rollout decides after exactly `shadow-events` events that completed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_dropped_during_a_rollout_give_back_their_turn_and_their_event() {
+    const SHADOWED: u64 = 200;
+    let dir = tempfile::tempdir().unwrap();
+    let name = "rollout-cancelled";
+    // Any difference is allowed: a call dropped between the two versions'
+    // kv writes leaves their counts apart, which is not what this tests.
+    let policy = Rollout::shadow(SHADOWED).max_diff(1.0).max_faults(SHADOWED);
+    let (plugins, _, _) = serving(dir.path(), name, policy).await;
+    let old = plugins.get(name).unwrap();
+    let reload = plugins.reload(name).await.unwrap();
+    assert!(reload.in_shadow());
+    let new = reload.plugin().clone();
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let (mut completed, mut dropped) = (0u64, 0u64);
+    for _ in 0..25 {
+        let mut tasks = Vec::new();
+        for _ in 0..6 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let after = Duration::from_micros(rng % 600);
+            let p = old.clone();
+            tasks.push(tokio::spawn(async move {
+                tokio::time::timeout(after, p.call_raw("process", br#"{"i":0}"#)).await
+            }));
+        }
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(r) => {
+                    r.unwrap();
+                    completed += 1;
+                }
+                Err(_) => dropped += 1,
+            }
+        }
+        assert_eq!(old.stats().in_flight, 0);
+        assert_eq!(new.stats().in_flight, 0);
+    }
+    eprintln!("{completed} completed, {dropped} dropped during the rollout");
+    assert!(
+        dropped >= 10,
+        "only {dropped} dropped ({completed} completed)"
+    );
+    assert!(completed < SHADOWED, "{completed} completed");
+    // The rest of the shadowed events, one at a time: the decision comes with
+    // the last one, so no dropped call kept a claim on an event.
+    let mut more = 0u64;
+    while plugins.get(name).unwrap() == old {
+        assert!(more < SHADOWED, "no decision after {more} more events");
+        let _ = event(&plugins, name, &json!({"i": more})).await;
+        more += 1;
+    }
+    let report = decided(&reload).await;
+    assert_eq!(report.outcome, RolloutOutcome::Promoted);
+    assert_eq!(report.events, SHADOWED);
+    assert_eq!(completed + more, SHADOWED, "{dropped} dropped");
+}
