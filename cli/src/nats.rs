@@ -14,6 +14,12 @@
 //! - **Acknowledgement**: a chunk's events are acknowledged only after that flush
 //!   (and after their kv writes are durable): a worker that dies loses nothing,
 //!   its events go to another worker after `ack-wait`.
+//! - **Outages**: the client reconnects on its own (without end); each lost and
+//!   regained connection is one line on stderr. A pull that gets no answer (its
+//!   request or reply lost with the connection) ends after its expiry plus
+//!   [`PULL_LIMIT`]; a failed pull is tried again, and so is each publish that
+//!   was not acknowledged (its message id makes a repeat harmless). An event
+//!   held meanwhile is acknowledged late or delivered again: nothing is lost.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -43,6 +49,46 @@ const MAX_ACK_PENDING: i64 = 1 << 20;
 const SEND_AHEAD: usize = 1024;
 /// The payload of an acknowledgement.
 const ACK: &[u8] = b"+ACK";
+/// How long a pull may go unanswered past its own expiry before it ends with
+/// what it got.
+const PULL_LIMIT: Duration = Duration::from_secs(5);
+/// The wait before a failed pull or publish is tried again.
+const RETRY: Duration = Duration::from_millis(500);
+/// How often a failure that goes on is reported again.
+const REPORT_EVERY: Duration = Duration::from_secs(30);
+
+/// A failure that is retried: reported when it starts, again every
+/// [`REPORT_EVERY`] while it lasts, and when it ends.
+#[derive(Default)]
+struct Outage {
+    since: Option<std::time::Instant>,
+    reported: Option<std::time::Instant>,
+}
+
+impl Outage {
+    /// `what` failed (and will be retried).
+    fn failed(&mut self, what: &str) {
+        let now = std::time::Instant::now();
+        let since = *self.since.get_or_insert(now);
+        if self.reported.is_none_or(|r| now - r >= REPORT_EVERY) {
+            self.reported = Some(now);
+            let lasted = now - since;
+            if lasted.is_zero() {
+                eprintln!("warning: {what}; retrying");
+            } else {
+                eprintln!("warning: {what}; retrying for {}s now", lasted.as_secs());
+            }
+        }
+    }
+
+    /// What failed worked again.
+    fn ended(&mut self, what: &str) {
+        if let Some(since) = self.since.take() {
+            self.reported = None;
+            eprintln!("{what} again after {:.1}s", since.elapsed().as_secs_f64());
+        }
+    }
+}
 
 /// The chunk size the pipeline uses for `[pipeline] batch` (its chunks are one
 /// pull each).
@@ -58,12 +104,31 @@ fn unreachable(url: &str, e: impl std::fmt::Display) -> Failure {
     ))
 }
 
-/// Connects to `server`.
-pub(crate) async fn connect(server: &NatsServer) -> Result<Client, Failure> {
+/// Connects to `server`, for `role` (`source`, `sink`, `publish`), which the
+/// lines on a lost connection name.
+pub(crate) async fn connect(server: &NatsServer, role: &'static str) -> Result<Client, Failure> {
+    // Lost and regained connections, one line each (the client reconnects on
+    // its own, without end).
+    let url = server.url.clone();
+    let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut options = async_nats::ConnectOptions::new()
         .name("wasp")
         .connection_timeout(Duration::from_secs(5))
-        .require_tls(server.tls);
+        .require_tls(server.tls)
+        .event_callback(move |event| {
+            let (url, lost) = (url.clone(), lost.clone());
+            async move {
+                match event {
+                    async_nats::Event::Disconnected if !lost.swap(true, Ordering::Relaxed) => {
+                        eprintln!("warning: NATS {url} ({role}): connection lost; reconnecting");
+                    }
+                    async_nats::Event::Connected if lost.swap(false, Ordering::Relaxed) => {
+                        eprintln!("NATS {url} ({role}): reconnected");
+                    }
+                    _ => {}
+                }
+            }
+        });
     if let Some(creds) = &server.creds {
         options = options.credentials_file(creds).await.map_err(|e| {
             Failure::usage(format!(
@@ -136,7 +201,7 @@ impl NatsSource {
         until_idle: bool,
         counters: Arc<Counters>,
     ) -> Result<Self, Failure> {
-        let client = connect(&spec.server).await?;
+        let client = connect(&spec.server, "source").await?;
         let js = jetstream::new(client.clone());
         let stream = open_stream(&js, spec).await?;
         let chunk = chunk_events(batch);
@@ -220,28 +285,43 @@ impl NatsSource {
         n: usize,
         wait: Option<Duration>,
     ) -> Result<Vec<jetstream::Message>, PipelineError> {
-        let pulled = match wait {
-            None => self.consumer.fetch().max_messages(n).messages().await,
-            Some(d) => {
-                self.consumer
-                    .batch()
-                    .max_messages(n)
-                    .expires(d)
-                    .messages()
-                    .await
+        // A request or reply lost with the connection is never answered: the
+        // pull ends at its deadline with what it got (an event delivered to it
+        // later is delivered again after ack-wait).
+        let deadline = tokio::time::Instant::now() + wait.unwrap_or_default() + PULL_LIMIT;
+        let request = async {
+            match wait {
+                None => self.consumer.fetch().max_messages(n).messages().await,
+                Some(d) => {
+                    self.consumer
+                        .batch()
+                        .max_messages(n)
+                        .expires(d)
+                        .messages()
+                        .await
+                }
             }
         };
-        let mut messages = pulled.map_err(|e| {
+        let cannot = |e: &dyn std::fmt::Display| {
             PipelineError::Source(format!("NATS {}: cannot pull events: {e}", self.url))
-        })?;
+        };
+        let mut messages = match tokio::time::timeout_at(deadline, request).await {
+            Ok(pulled) => pulled.map_err(|e| cannot(&e))?,
+            Err(_) => return Err(cannot(&"no answer")),
+        };
         let mut out = Vec::with_capacity(n);
-        while let Some(m) = messages.next().await {
-            match m {
-                Ok(m) => out.push(m),
+        loop {
+            match tokio::time::timeout_at(deadline, messages.next()).await {
+                Ok(Some(Ok(m))) => out.push(m),
+                Ok(None) => break,
                 // A status in place of events (the server is busy, a limit is
                 // reached): what came before it is kept, the next pull tries again.
-                Err(e) => {
+                Ok(Some(Err(e))) => {
                     tracing::debug!(target: "wasp::nats", "pull ended early: {e}");
+                    break;
+                }
+                Err(_) => {
+                    tracing::debug!(target: "wasp::nats", "pull unanswered: {} events", out.len());
                     break;
                 }
             }
@@ -270,6 +350,8 @@ impl Source for NatsSource {
 
     fn feed(self: Box<Self>, mut feed: Feed) -> Result<(), PipelineError> {
         let handle = feed.handle.clone();
+        let mut outage = Outage::default();
+        let pulling = format!("NATS {}: pulling events", self.url);
         while !self.stop.is_set() {
             let Some(room) = feed.room() else {
                 break;
@@ -277,11 +359,26 @@ impl Source for NatsSource {
             if self.stop.is_set() {
                 break;
             }
-            let messages = handle.block_on(self.pull(feed.chunk_events))?;
-            if messages.is_empty() {
-                if self.until_idle && handle.block_on(self.idle())? {
-                    self.stop.set();
+            let pulled = handle.block_on(async {
+                let messages = self.pull(feed.chunk_events).await?;
+                let idle = messages.is_empty() && self.until_idle && self.idle().await?;
+                Ok::<_, PipelineError>((messages, idle))
+            });
+            let messages = match pulled {
+                Ok((messages, idle)) => {
+                    outage.ended(&pulling);
+                    if idle {
+                        self.stop.set();
+                    }
+                    messages
                 }
+                Err(e) => {
+                    outage.failed(&e.to_string());
+                    std::thread::sleep(RETRY); // on the pipeline's reader thread
+                    continue;
+                }
+            };
+            if messages.is_empty() {
                 continue;
             }
             let mut events = Vec::with_capacity(messages.len());
@@ -394,7 +491,7 @@ impl NatsSink {
         source: Option<&manifest::NatsSource>,
         dead: Box<dyn std::io::Write + Send>,
     ) -> Result<Self, Failure> {
-        let client = connect(&spec.server).await?;
+        let client = connect(&spec.server, "sink").await?;
         let js = jetstream::new(client);
         let subjects = std::iter::once(("subject", &spec.subject))
             .chain(spec.dead_letter.iter().map(|d| ("dead-letter", d)));
@@ -423,39 +520,110 @@ impl NatsSink {
         })
     }
 
-    /// Publishes what is buffered and waits for every acknowledgement.
+    /// Publishes what is buffered and waits for every acknowledgement. A
+    /// publish that is not acknowledged (the connection is lost, the server
+    /// restarts) is sent again until it is, those acknowledged are not; one
+    /// that can never be (larger than the server's `max_payload`) is an error.
     fn send(&mut self) -> Result<(), PipelineError> {
-        if self.buffered.is_empty() {
-            return Ok(());
-        }
-        let js = &self.js;
-        let buffered = &mut self.buffered;
-        let url = &self.url;
-        self.handle.block_on(async {
-            let mut acks = Vec::with_capacity(buffered.len());
-            for (subject, id, payload) in buffered.drain(..) {
-                let mut headers = HeaderMap::new();
-                if let Some(id) = id {
-                    headers.insert(async_nats::header::NATS_MESSAGE_ID, id);
+        let mut outage = Outage::default();
+        while !self.buffered.is_empty() {
+            let handle = self.handle.clone();
+            match handle.block_on(self.publish_buffered()) {
+                Ok(()) => outage.ended(&format!("NATS {}: publishing", self.url)),
+                Err(e) if retried(e.kind()) => {
+                    outage.failed(&e.to_string());
+                    std::thread::sleep(RETRY); // on the pipeline's writer thread
                 }
-                let ack = js
-                    .publish_with_headers(subject.clone(), headers, payload)
-                    .await
-                    .map_err(|e| {
-                        PipelineError::Sink(format!("NATS {url}: cannot publish to {subject}: {e}"))
-                    })?;
-                acks.push((subject, ack));
+                Err(e) => return Err(PipelineError::Sink(e.to_string())),
             }
-            for (subject, ack) in acks {
-                ack.await.map_err(|e| {
-                    PipelineError::Sink(format!(
-                        "NATS {url}: a publish to {subject} was not acknowledged: {e}"
-                    ))
-                })?;
-            }
-            Ok(())
-        })
+        }
+        Ok(())
     }
+
+    /// Publishes every buffered message and awaits the acknowledgements; those
+    /// acknowledged leave the buffer. The first failure, if any.
+    async fn publish_buffered(&mut self) -> Result<(), SinkError> {
+        let url = &self.url;
+        let mut acks = Vec::with_capacity(self.buffered.len());
+        let mut failed = None;
+        for (i, (subject, id, payload)) in self.buffered.iter().enumerate() {
+            let mut headers = HeaderMap::new();
+            if let Some(id) = id {
+                headers.insert(async_nats::header::NATS_MESSAGE_ID, id.as_str());
+            }
+            match self
+                .js
+                .publish_with_headers(subject.clone(), headers, payload.clone())
+                .await
+            {
+                Ok(ack) => acks.push((i, ack)),
+                Err(e) => {
+                    failed = Some(SinkError::new(url, "cannot publish to", subject, e));
+                    break;
+                }
+            }
+        }
+        // Awaited together: each waits at most the context's timeout from now
+        // (one by one, a lost connection would cost that timeout per message).
+        let acked = futures_util::future::join_all(
+            acks.into_iter()
+                .map(|(i, ack)| async move { (i, ack.await) }),
+        )
+        .await;
+        let mut done = vec![false; self.buffered.len()];
+        for (i, ack) in acked {
+            match ack {
+                Ok(_) => done[i] = true,
+                Err(e) => {
+                    let subject = &self.buffered[i].0;
+                    failed.get_or_insert(SinkError::new(
+                        url,
+                        "a publish was not acknowledged:",
+                        subject,
+                        e,
+                    ));
+                }
+            }
+        }
+        let mut done = done.into_iter();
+        self.buffered.retain(|_| !done.next().unwrap_or(false));
+        failed.map_or(Ok(()), Err)
+    }
+}
+
+/// A publish that failed: its kind, and the words for it.
+struct SinkError {
+    kind: jetstream::context::PublishErrorKind,
+    text: String,
+}
+
+impl SinkError {
+    fn new(url: &str, what: &str, subject: &str, e: jetstream::context::PublishError) -> SinkError {
+        SinkError {
+            kind: e.kind(),
+            text: format!("NATS {url}: {what} {subject}: {e}"),
+        }
+    }
+
+    fn kind(&self) -> jetstream::context::PublishErrorKind {
+        self.kind
+    }
+}
+
+impl std::fmt::Display for SinkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Whether a publish that failed this way is tried again: not when it can
+/// never succeed (too large, or a condition on the stream's last message).
+fn retried(kind: jetstream::context::PublishErrorKind) -> bool {
+    use jetstream::context::PublishErrorKind as K;
+    !matches!(
+        kind,
+        K::MaxPayloadExceeded | K::WrongLastMessageId | K::WrongLastSequence
+    )
 }
 
 /// The stream that captures `subject`, created (named after the subject) when
@@ -561,7 +729,7 @@ pub(crate) async fn publish(a: PublishArgs) -> crate::CliResult {
             spec.subject()
         )));
     }
-    let client = connect(&spec.server).await?;
+    let client = connect(&spec.server, "publish").await?;
     let js = jetstream::new(client);
     open_stream(&js, spec).await?;
     let input: Box<dyn std::io::Read + Send> =

@@ -172,6 +172,35 @@ fn tally(messages: &[Value], id_of: impl Fn(&Value) -> u64) -> BTreeMap<u64, usi
     seen
 }
 
+/// The results, the dead letters and the consumer, once every worker ended;
+/// asserts that each of the `n` events has its output in `results` exactly once,
+/// or, when `poison` names it, its dead letter in `dead` exactly once (and no
+/// output).
+async fn each_once(
+    js: &jetstream::Context,
+    n: u64,
+    poison: impl Fn(u64) -> Option<&'static str>,
+) -> (Vec<Value>, Vec<Value>, consumer::Info) {
+    let results = messages(js, "results").await;
+    let dead = messages(js, "dead").await;
+    let outputs = tally(&results, |v| v["id"].as_u64().unwrap());
+    let expected: Vec<u64> = (0..n).filter(|i| poison(*i).is_none()).collect();
+    assert_eq!(outputs.keys().copied().collect::<Vec<_>>(), expected);
+    assert!(
+        outputs.values().all(|c| *c == 1),
+        "an output was published twice"
+    );
+    assert!(results.iter().all(|v| v["poison"].is_null()));
+    let letters = tally(&dead, |v| v["event"]["id"].as_u64().unwrap());
+    let poisoned: Vec<u64> = (0..n).filter(|i| poison(*i).is_some()).collect();
+    assert_eq!(letters.keys().copied().collect::<Vec<_>>(), poisoned);
+    assert!(
+        letters.values().all(|c| *c == 1),
+        "a dead letter was published twice"
+    );
+    (results, dead, consumer_info(js).await)
+}
+
 async fn consumer_info(js: &jetstream::Context) -> consumer::Info {
     let stream = js.get_stream("events").await.unwrap();
     let mut c: consumer::PullConsumer = stream.get_consumer("wasp").await.unwrap();
@@ -197,7 +226,6 @@ fn three_workers_one_killed_mid_run_every_output_once() {
     };
     let input = events(dir.path(), n, "", poison);
     publish(&m, &input, n);
-    let poisoned: Vec<u64> = (0..n).filter(|i| poison(*i).is_some()).collect();
 
     let rt = runtime();
     let js =
@@ -231,29 +259,7 @@ fn three_workers_one_killed_mid_run_every_output_once() {
         eprintln!("worker {i}: {}", log.lines().last().unwrap_or_default());
     }
 
-    let (results, dead, info) = rt.block_on(async {
-        (
-            messages(&js, "results").await,
-            messages(&js, "dead").await,
-            consumer_info(&js).await,
-        )
-    });
-    // Every event's output exactly once, and none of a poisoned event.
-    let outputs = tally(&results, |v| v["id"].as_u64().unwrap());
-    let expected: Vec<u64> = (0..n).filter(|i| poison(*i).is_none()).collect();
-    assert_eq!(outputs.keys().copied().collect::<Vec<_>>(), expected);
-    assert!(
-        outputs.values().all(|c| *c == 1),
-        "an output was published twice"
-    );
-    assert!(results.iter().all(|v| v["poison"].is_null()));
-    // Every poisoned event's dead letter exactly once, with the stage's error.
-    let letters = tally(&dead, |v| v["event"]["id"].as_u64().unwrap());
-    assert_eq!(letters.keys().copied().collect::<Vec<_>>(), poisoned);
-    assert!(
-        letters.values().all(|c| *c == 1),
-        "a dead letter was published twice"
-    );
+    let (results, dead, info) = rt.block_on(each_once(&js, n, poison));
     for d in &dead {
         let kind = d["kind"].as_str().unwrap();
         match d["event"]["poison"].as_str().unwrap() {
@@ -437,4 +443,50 @@ fn ordered_keeps_input_order_and_output_overrides_the_sink() {
     let js =
         rt.block_on(async { jetstream::new(async_nats::connect(server.url()).await.unwrap()) });
     assert_eq!(rt.block_on(count(&js, "results")), 0);
+}
+
+/// The server crashes mid-run and comes back (same port, same store) after
+/// longer than a publish waits for its acknowledgement: the worker says so,
+/// retries what was not acknowledged, and finishes; every output and dead
+/// letter is in its stream exactly once.
+#[test]
+fn a_server_crash_mid_run_is_ridden_out_and_nothing_is_lost_or_doubled() {
+    let mut server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(dir.path(), server.url(), "");
+    let n = 60_000u64;
+    let poison = |id: u64| (id % 1_000 == 7).then_some("fail");
+    let input = events(dir.path(), n, "", poison);
+    publish(&m, &input, n);
+    let rt = runtime();
+    let url = server.url().to_string();
+    let connect =
+        || rt.block_on(async { jetstream::new(async_nats::connect(&url).await.unwrap()) });
+    let js = connect();
+    let log = dir.path().join("worker.log");
+    let mut w = worker(&m, &log, &["--until-idle"]);
+    let deadline = Instant::now() + LIMIT;
+    while rt.block_on(count(&js, "results")) < n / 5 {
+        assert!(Instant::now() < deadline, "no progress");
+        assert!(
+            w.try_wait().unwrap().is_none(),
+            "the worker ended before the crash:\n{}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(js);
+    // Down for longer than the 5 s a publish waits for its acknowledgement.
+    server.restart(Duration::from_secs(6));
+    let status = exit_of(&mut w, &log);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{status}\n{text}");
+    assert!(text.contains("connection lost; reconnecting"), "{text}");
+    assert!(text.contains("reconnected"), "{text}");
+    assert!(text.contains("summary:"), "{text}");
+    eprintln!("{text}");
+
+    let js = connect();
+    let (_, _, info) = rt.block_on(each_once(&js, n, poison));
+    assert_eq!((info.num_pending, info.num_ack_pending), (0, 0));
 }

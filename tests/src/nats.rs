@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 /// A running `nats-server -js`.
 pub struct NatsServer {
     child: Child,
+    port: u16,
     url: String,
-    _store: tempfile::TempDir,
+    store: tempfile::TempDir,
 }
 
 impl NatsServer {
@@ -24,25 +25,29 @@ impl NatsServer {
     pub fn start() -> NatsServer {
         let store = tempfile::tempdir().expect("a temporary directory");
         let port = free_port();
-        let log = store.path().join("server.log");
-        let child = Command::new("nats-server")
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(store.path().join("js"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("the server's log file"))
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start nats-server ({e}); `make test` installs it (scripts/test-tools.sh)"
-                )
-            });
+        let child = spawn(port, store.path(), "server.log");
         let mut server = NatsServer {
             child,
+            port,
             url: format!("nats://127.0.0.1:{port}"),
-            _store: store,
+            store,
         };
-        server.wait_ready(&log);
+        server.wait_ready(&server.store.path().join("server.log"));
         server
+    }
+
+    /// Kills the server (SIGKILL), leaves it down for `down`, and starts it
+    /// again on the same port and store, as after a crash; waits until it is
+    /// ready.
+    ///
+    /// # Panics
+    /// As [`NatsServer::start`].
+    pub fn restart(&mut self, down: Duration) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(down);
+        self.child = spawn(self.port, self.store.path(), "restarted.log");
+        self.wait_ready(&self.store.path().join("restarted.log"));
     }
 
     fn wait_ready(&mut self, log: &Path) {
@@ -74,6 +79,21 @@ impl Drop for NatsServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `nats-server -js` on `port`, its store and `log` in `dir`.
+fn spawn(port: u16, dir: &Path, log: &str) -> Child {
+    Command::new("nats-server")
+        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+        .arg(dir.join("js"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join(log)).expect("the server's log file"))
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start nats-server ({e}); `make test` installs it (scripts/test-tools.sh)"
+            )
+        })
 }
 
 /// A loopback port nothing listens on (bound, then released).
