@@ -480,7 +480,12 @@ pub(crate) struct NatsSink {
     dead_lines: DeadLines,
     /// Given, not yet published: (subject, message id, payload).
     buffered: Vec<(String, Option<String>, bytes::Bytes)>,
+    /// The largest payload the server takes, less room for the headers.
+    largest: usize,
 }
+
+/// Room left in a message for its headers (a message id of ours is < 200 bytes).
+const HEADER_ROOM: usize = 512;
 
 impl NatsSink {
     /// Connects, and makes sure a stream captures each subject (creating one
@@ -492,6 +497,7 @@ impl NatsSink {
         dead: Box<dyn std::io::Write + Send>,
     ) -> Result<Self, Failure> {
         let client = connect(&spec.server, "sink").await?;
+        let largest = client.max_payload().saturating_sub(HEADER_ROOM);
         let js = jetstream::new(client);
         let subjects = std::iter::once(("subject", &spec.subject))
             .chain(spec.dead_letter.iter().map(|d| ("dead-letter", d)));
@@ -517,6 +523,7 @@ impl NatsSink {
             dead_subject: spec.dead_letter.clone(),
             dead_lines: DeadLines::new(dead),
             buffered: Vec::new(),
+            largest,
         })
     }
 
@@ -668,10 +675,24 @@ impl Sink for NatsSink {
         let Some(subject) = &self.dead_subject else {
             return self.dead_lines.write(letter);
         };
+        let mut payload = letter.to_string();
+        if payload.len() > self.largest {
+            // Too large to publish with its event: the letter without it (the
+            // event stays in the source's stream, at the sequence in its id).
+            let mut short = letter.clone();
+            short["event"] = Value::Null;
+            short["error"] = Value::String(format!(
+                "{} (the event is left out of this letter: with it, the letter is {} bytes, \
+                 more than the server takes)",
+                letter["error"].as_str().unwrap_or_default(),
+                payload.len()
+            ));
+            payload = short.to_string();
+        }
         self.buffered.push((
             subject.clone(),
             id.map(|id| format!("{id}:dead")),
-            bytes::Bytes::from(letter.to_string()),
+            bytes::Bytes::from(payload),
         ));
         if self.buffered.len() >= SEND_AHEAD {
             self.send()?;
@@ -682,6 +703,10 @@ impl Sink for NatsSink {
     fn flush(&mut self) -> Result<(), PipelineError> {
         self.send()?;
         self.dead_lines.flush()
+    }
+
+    fn largest(&self) -> Option<usize> {
+        Some(self.largest)
     }
 }
 

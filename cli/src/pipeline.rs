@@ -134,6 +134,11 @@ pub(crate) trait Sink: Send {
     /// Makes everything given so far durable where it went (written out; for a
     /// broker, acknowledged by it).
     fn flush(&mut self) -> Result<(), PipelineError>;
+    /// The largest output it can take, if it has a limit (a broker's largest
+    /// message): a larger one is dead-lettered instead of failing the run.
+    fn largest(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// A chunk's acknowledgement to its source, given once its outputs and dead
@@ -648,6 +653,14 @@ fn letter(event: &Event, stage: &str, kind: &str, error: &str) -> Value {
     json!({"event": original, "stage": stage, "kind": kind, "error": error})
 }
 
+/// The dead letter of `event`, whose output the sink cannot take: it went
+/// through every stage, and no stage failed it.
+fn unsent(event: &Event, error: &str) -> Value {
+    let mut letter = letter(event, "", "output-too-large", error);
+    letter["stage"] = Value::Null;
+    letter
+}
+
 /// A chunk written to the sink, not yet flushed: its acknowledgement and its room.
 type Unflushed = (Option<Box<dyn Acks>>, OwnedSemaphorePermit);
 
@@ -680,6 +693,7 @@ fn write_chunks(
     let mut next = 0;
     let mut flushed = Instant::now();
     let mut open = true;
+    let largest = sink.largest();
     while open {
         // Take every chunk that is done, without waiting; wait only when none is.
         match rx.try_recv() {
@@ -720,6 +734,15 @@ fn write_chunks(
             for event in chunk.events {
                 let id = event.id.as_deref();
                 match &event.slot {
+                    Slot::Live(bytes) if largest.is_some_and(|l| bytes.len() > l) => {
+                        dead_lettered += 1;
+                        let error = format!(
+                            "the output ({} bytes) is larger than the sink takes ({} bytes)",
+                            bytes.len(),
+                            largest.unwrap_or_default()
+                        );
+                        sink.dead_letter(&unsent(&event, &error), id)?;
+                    }
                     Slot::Live(bytes) => {
                         written += 1;
                         sink.output(bytes, id)?;

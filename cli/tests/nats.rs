@@ -490,3 +490,43 @@ fn a_server_crash_mid_run_is_ridden_out_and_nothing_is_lost_or_doubled() {
     let (_, _, info) = rt.block_on(each_once(&js, n, poison));
     assert_eq!((info.num_pending, info.num_ack_pending), (0, 0));
 }
+
+/// An output larger than the server takes (its `max_payload`) is dead-lettered
+/// (`output-too-large`, without the event when the letter would be too large
+/// too), and the run goes on: no event makes every worker fail.
+#[test]
+fn an_output_larger_than_the_server_takes_is_dead_lettered() {
+    let server = Server::start_with_config("max_payload: 4096\n");
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(dir.path(), server.url(), "");
+    // From a file (no NATS source): the stage passes each event through, so
+    // an input of 6,000 bytes is an output of 6,000 bytes.
+    let big = "x".repeat(6_000);
+    let input = dir.path().join("input.jsonl");
+    std::fs::write(
+        &input,
+        format!("{{\"id\":0}}\n{{\"id\":1,\"pad\":\"{big}\"}}\n{{\"id\":2}}\n"),
+    )
+    .unwrap();
+    let log = dir.path().join("worker.log");
+    let mut w = worker(&m, &log, &["--input", input.to_str().unwrap()]);
+    let status = exit_of(&mut w, &log);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{status}\n{text}");
+    assert!(text.contains("3 events, 2 out"), "{text}");
+    let rt = runtime();
+    let (results, dead) = rt.block_on(async {
+        let js = jetstream::new(async_nats::connect(server.url()).await.unwrap());
+        (messages(&js, "results").await, messages(&js, "dead").await)
+    });
+    let ids: Vec<u64> = results.iter().map(|v| v["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, [0, 2]);
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    let letter = &dead[0];
+    assert_eq!(letter["kind"], "output-too-large", "{letter}");
+    assert!(letter["stage"].is_null(), "{letter}");
+    assert!(letter["event"].is_null(), "{letter}");
+    let error = letter["error"].as_str().unwrap();
+    assert!(error.contains("larger than the sink takes"), "{error}");
+    assert!(error.contains("the event is left out"), "{error}");
+}

@@ -23,7 +23,17 @@ impl NatsServer {
     /// # Panics
     /// When `nats-server` is missing, exits, or is not ready in time (with its log).
     pub fn start() -> NatsServer {
+        Self::start_with_config("")
+    }
+
+    /// [`NatsServer::start`] with `config` in its configuration file (e.g.
+    /// `max_payload: 4096`).
+    ///
+    /// # Panics
+    /// As [`NatsServer::start`].
+    pub fn start_with_config(config: &str) -> NatsServer {
         let store = tempfile::tempdir().expect("a temporary directory");
+        std::fs::write(store.path().join("server.conf"), config).expect("the server's config");
         let port = free_port();
         let child = spawn(port, store.path(), "server.log");
         let mut server = NatsServer {
@@ -81,9 +91,11 @@ impl Drop for NatsServer {
     }
 }
 
-/// `nats-server -js` on `port`, its store and `log` in `dir`.
+/// `nats-server -js` on `port`, its configuration, store and `log` in `dir`.
 fn spawn(port: u16, dir: &Path, log: &str) -> Child {
     Command::new("nats-server")
+        .arg("-c")
+        .arg(dir.join("server.conf"))
         .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
         .arg(dir.join("js"))
         .stdout(Stdio::null())
