@@ -449,7 +449,8 @@ impl Stage {
             Err(e) => {
                 for event in &mut chunk.events {
                     if matches!(event.slot, Slot::Live(_)) {
-                        event.slot = Slot::Dead(letter(event, &self.name, "error", &e.to_string()));
+                        event.slot =
+                            Slot::Dead(letter(event, Some(&self.name), "error", &e.to_string()));
                     }
                 }
                 return chunk;
@@ -605,7 +606,7 @@ impl Stage {
             Ok(out) => match serde_json::from_slice::<serde::de::IgnoredAny>(&out) {
                 Err(e) => Slot::Dead(letter(
                     event,
-                    plugin.name(),
+                    Some(plugin.name()),
                     "bad-output",
                     &format!(
                         "stage '{}' returned something that is not JSON: {e}",
@@ -626,7 +627,7 @@ impl Stage {
                     Error::Quarantined { .. } => "quarantined".to_string(),
                     _ => "error".to_string(),
                 };
-                Slot::Dead(letter(event, plugin.name(), &kind, &e.to_string()))
+                Slot::Dead(letter(event, Some(plugin.name()), &kind, &e.to_string()))
             }
         };
     }
@@ -640,8 +641,8 @@ fn take_live(event: &mut Event) -> Vec<u8> {
     }
 }
 
-/// The dead letter of `event`, failed at `stage`.
-fn letter(event: &Event, stage: &str, kind: &str, error: &str) -> Value {
+/// The dead letter of `event`, failed at `stage` (none: after every stage).
+fn letter(event: &Event, stage: Option<&str>, kind: &str, error: &str) -> Value {
     // No original kept: no stage changed the event, its live bytes are the line.
     let bytes = match (&event.original, &event.slot) {
         (Some(original), _) => original.as_slice(),
@@ -651,14 +652,6 @@ fn letter(event: &Event, stage: &str, kind: &str, error: &str) -> Value {
     let original = serde_json::from_slice::<Value>(bytes)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()));
     json!({"event": original, "stage": stage, "kind": kind, "error": error})
-}
-
-/// The dead letter of `event`, whose output the sink cannot take: it went
-/// through every stage, and no stage failed it.
-fn unsent(event: &Event, error: &str) -> Value {
-    let mut letter = letter(event, "", "output-too-large", error);
-    letter["stage"] = Value::Null;
-    letter
 }
 
 /// A chunk written to the sink, not yet flushed: its acknowledgement and its room.
@@ -741,7 +734,9 @@ fn write_chunks(
                             bytes.len(),
                             largest.unwrap_or_default()
                         );
-                        sink.dead_letter(&unsent(&event, &error), id)?;
+                        // It went through every stage, and none failed it.
+                        let l = letter(&event, None, "output-too-large", &error);
+                        sink.dead_letter(&l, id)?;
                     }
                     Slot::Live(bytes) => {
                         written += 1;

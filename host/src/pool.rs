@@ -218,15 +218,35 @@ impl Pool {
         // this permit until the wait ends, however it ends.
         let _queued = self.queue.try_acquire().map_err(|_| busy())?;
         let deadline = tokio::time::Instant::now() + self.spec.limits.timeout;
-        let taken = loop {
+        let taken = self
+            .wait_for(deadline, |s| self.take_slot(s))
+            .await?
+            .ok_or_else(busy)?;
+        let slot = Slot { pool: self };
+        let instance = match taken {
+            Some(i) => i,
+            None => self.fresh().await?,
+        };
+        Ok(Lease { instance, slot })
+    }
+
+    /// Waits until `look` (under the lock) finds what it looks for, told of
+    /// every slot given back, until `deadline`, then looks once more (it may
+    /// have come with the deadline). `Ok(None)`: the deadline came first.
+    async fn wait_for<T>(
+        &self,
+        deadline: tokio::time::Instant,
+        mut look: impl FnMut(&mut Slots) -> Result<Option<T>>,
+    ) -> Result<Option<T>> {
+        loop {
             // Listening before looking: a slot freed in between is told.
             let freed = self.freed.notified();
             let mut freed = std::pin::pin!(freed);
             freed.as_mut().enable();
             let waiting = {
                 let mut s = self.slots();
-                if let Some(taken) = self.take_slot(&mut s)? {
-                    break taken;
+                if let Some(found) = look(&mut s)? {
+                    return Ok(Some(found));
                 }
                 s.waiting += 1;
                 Waiting { pool: self }
@@ -234,19 +254,9 @@ impl Pool {
             let told = tokio::time::timeout_at(deadline, freed).await;
             drop(waiting);
             if told.is_err() {
-                // One last look: the slot may have come with the deadline.
-                match self.take_slot(&mut self.slots())? {
-                    Some(taken) => break taken,
-                    None => return Err(busy()),
-                }
+                return look(&mut self.slots());
             }
-        };
-        let slot = Slot { pool: self };
-        let instance = match taken {
-            Some(i) => i,
-            None => self.fresh().await?,
-        };
-        Ok(Lease { instance, slot })
+        }
     }
 
     /// A fresh instance, through its `init`.
@@ -346,24 +356,11 @@ impl Pool {
         let deadline = tokio::time::Instant::now()
             + self.spec.limits.timeout
             + std::time::Duration::from_secs(1);
-        loop {
-            let freed = self.freed.notified();
-            let mut freed = std::pin::pin!(freed);
-            freed.as_mut().enable();
-            let waiting = {
-                let mut s = self.slots();
-                if s.running == 0 {
-                    break;
-                }
-                s.waiting += 1;
-                Waiting { pool: self }
-            };
-            let told = tokio::time::timeout_at(deadline, freed).await;
-            drop(waiting);
-            if told.is_err() {
-                tracing::warn!(target: "wasp::registry", plugin = %self.spec.name, "calls still running after the timeout; unloading anyway");
-                break;
-            }
+        let drained = self
+            .wait_for(deadline, |s| Ok((s.running == 0).then_some(())))
+            .await;
+        if !matches!(drained, Ok(Some(()))) {
+            tracing::warn!(target: "wasp::registry", plugin = %self.spec.name, "calls still running after the timeout; unloading anyway");
         }
         let idle = std::mem::take(&mut self.slots().idle);
         for instance in idle {

@@ -46,16 +46,23 @@ async fn a_full_pool_refuses_instances_without_blaming_the_plugin() {
     assert_eq!(h.call_raw("echo", b"again").await.unwrap(), b"again");
 }
 
-#[tokio::test]
-async fn per_call_instances_reuse_pool_slots() {
+/// A runtime with a pool of 4 slots, and `fixture` loaded on it with a fresh
+/// instance per call.
+async fn per_call_on_a_small_pool(fixture: &str) -> (Runtime, wasp_host::Plugin) {
     let rt = Runtime::builder().instance_pool(4).build().unwrap();
-    let upper = rt
+    let plugin = rt
         .load_file(
-            fixtures::UPPER,
+            fixture,
             PluginOptions::default().instance(InstanceMode::PerCall),
         )
         .await
         .unwrap();
+    (rt, plugin)
+}
+
+#[tokio::test]
+async fn per_call_instances_reuse_pool_slots() {
+    let (_rt, upper) = per_call_on_a_small_pool(fixtures::UPPER).await;
     // Far more fresh instances than the pool has slots, one after another.
     for i in 0..50 {
         let out: String = upper.call("upper", format!("call {i}")).await.unwrap();
@@ -70,14 +77,7 @@ async fn per_call_instances_reuse_pool_slots() {
 /// clear: what it reads is what the host gave.
 #[tokio::test]
 async fn a_fresh_instance_never_sees_what_an_earlier_one_wrote() {
-    let rt = Runtime::builder().instance_pool(4).build().unwrap();
-    let per_call = rt
-        .load_file(
-            fixtures::HOSTILE,
-            PluginOptions::default().instance(InstanceMode::PerCall),
-        )
-        .await
-        .unwrap();
+    let (rt, per_call) = per_call_on_a_small_pool(fixtures::HOSTILE).await;
     for _ in 0..20 {
         // 3 MiB: past the slot's resident part (2 MiB) and inside it.
         let dirty: String = per_call.call("residue", "3").await.unwrap();
